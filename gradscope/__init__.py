@@ -1,0 +1,22 @@
+"""gradscope: gradient diagnostics for PyTorch models.
+
+The promised Python API is `gradscope.watch(model)`. Importing this package does not import torch (the CLI's
+`--help` stays fast); `watch` loads the recording machinery on first use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__version__ = "0.1.0"
+__all__ = ["watch", "GradscopeError", "__version__"]
+
+from gradscope.errors import GradscopeError
+
+
+def __getattr__(name: str) -> Any:
+    if name == "watch":
+        from gradscope.recording.watch import watch
+
+        return watch
+    raise AttributeError(f"module 'gradscope' has no attribute {name!r}")

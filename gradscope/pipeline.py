@@ -1,0 +1,59 @@
+"""The inspect pipeline as one function: settings -> problem -> run -> findings -> report.
+
+`inspect` and `check` call it; the CLI only renders what it returns and writes the files.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from gradscope.records import RunRecord
+from gradscope.settings import Settings
+
+
+@dataclass
+class Outcome:
+    report: dict[str, Any]
+    records: list[RunRecord]
+
+    @property
+    def interrupted(self) -> bool:
+        return any(r.interrupted for r in self.records)
+
+    @property
+    def error(self) -> str | None:
+        return next((r.error for r in self.records if r.error), None)
+
+
+def report_settings(settings: Settings, problem) -> dict[str, Any]:
+    return {**settings.public(), "data": problem.data_desc, "loss": problem.loss_desc, "model": problem.model_desc}
+
+
+def inspect(spec: str, settings: Settings, *, command: str = "inspect", on_step: Callable | None = None,
+            should_stop: Callable[[], bool] = lambda: False) -> Outcome:
+    from gradscope.loading import load_problem
+    from gradscope.rules import diagnose
+    from gradscope.training import train
+    from gradscope.report import build_report
+
+    problem = load_problem(spec, settings)
+    record = train(problem, settings, on_step=on_step, should_stop=should_stop)
+    record.findings = diagnose(record, settings.thresholds, settings.ignore)
+    report = build_report(command, spec, report_settings(settings, problem), [record])
+    return Outcome(report, [record])
+
+
+def write_outputs(outcome: Outcome, settings: Settings) -> list[str]:
+    """Write the --json and --csv files atomically; return the paths written."""
+    from gradscope.atomic import write_atomic
+    from gradscope.report import tidy_csv, to_json
+
+    written = []
+    if settings.json:
+        write_atomic(settings.json, to_json(outcome.report))
+        written.append(settings.json)
+    if settings.csv:
+        write_atomic(settings.csv, tidy_csv(outcome.records))
+        written.append(settings.csv)
+    return written

@@ -1,0 +1,78 @@
+"""Layers: which module owns each trainable parameter, and the order in which forward reaches them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from gradscope.records import LayerInfo
+
+ROOT_NAME = "(model)"  # the layer name for parameters owned directly by the top-level module
+
+
+@dataclass(frozen=True)
+class TrackedParam:
+    name: str  # qualified name from named_parameters()
+    layer: str  # qualified name of the module that owns it directly
+    tensor: nn.Parameter
+
+
+def strip_wrappers(name: str) -> str:
+    """'module._orig_mod.fc.weight' -> 'fc.weight': DataParallel/DDP and torch.compile add these prefixes."""
+    parts = [p for p in name.split(".") if p not in ("module", "_orig_mod")] if name else []
+    return ".".join(parts)
+
+
+def tracked_params(model: nn.Module) -> list[TrackedParam]:
+    """Every trainable parameter of `model` (each shared tensor once), with its owning layer."""
+    out = []
+    for module_name, module in model.named_modules():
+        for local, param in module.named_parameters(recurse=False):
+            if not param.requires_grad or any(t.tensor is param for t in out):
+                continue
+            layer = strip_wrappers(module_name) or ROOT_NAME
+            full = f"{strip_wrappers(module_name)}.{local}".lstrip(".")
+            out.append(TrackedParam(full, layer, param))
+    return out
+
+
+class ForwardOrder:
+    """Learns the order in which the model's parameterised modules finish their forward, from the first call.
+
+    A module's forward hook fires when its output is ready, so for layers on one path this is input -> output.
+    Modules that never run (an unused branch) go last, in definition order.
+    """
+
+    def __init__(self, model: nn.Module, params: list[TrackedParam]):
+        self._types = {}
+        for name, module in model.named_modules():
+            layer = strip_wrappers(name) or ROOT_NAME
+            if any(p.layer == layer for p in params):
+                self._types[layer] = type(module).__name__
+        self._seen: list[str] = []
+        self._handles = []
+        for name, module in model.named_modules():
+            layer = strip_wrappers(name) or ROOT_NAME
+            if layer in self._types:
+                self._handles.append(module.register_forward_hook(self._hook_for(layer)))
+
+    def _hook_for(self, layer: str):
+        def hook(module, args, output):
+            if layer not in self._seen:
+                self._seen.append(layer)
+        return hook
+
+    def stop(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+    def layers(self) -> list[LayerInfo]:
+        order = self._seen + [name for name in self._types if name not in self._seen]
+        return [LayerInfo(name, self._types[name]) for name in order]
+
+
+def model_device(params: list[TrackedParam]) -> torch.device:
+    return params[0].tensor.device if params else torch.device("cpu")

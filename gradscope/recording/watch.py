@@ -1,0 +1,96 @@
+"""`gradscope.watch(model)`: record a model trained by the user's own loop, then hand back tidy tables.
+
+    with gradscope.watch(model) as rec:
+        for x, y in loader:
+            opt.zero_grad(); loss = loss_fn(model(x), y); loss.backward(); opt.step()
+    df = rec.frame()      # one row per (step, parameter)
+
+The loss of each step is picked up from `loss.backward()` (a scalar's Tensor.backward is wrapped while any watch is
+active, and unwrapped when the last one ends); with gradient accumulation the step's loss is the sum of its
+micro-batch losses, the objective whose gradient the step uses.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Iterator
+
+import torch
+from torch import nn
+
+from gradscope.errors import GradscopeError
+from gradscope.records import RunRecord
+from gradscope.recording.recorder import Recorder
+
+_active: list[Recorder] = []
+_original_backward = None
+
+
+class Watch:
+    """What `watch()` yields: the live recorder, and the tables once (or while) it runs."""
+
+    def __init__(self, recorder: Recorder, variant: str):
+        self.recorder = recorder
+        self.variant = variant
+
+    @property
+    def steps(self) -> int:
+        """Optimizer steps committed so far."""
+        return self.recorder.step
+
+    def record(self, meta: dict | None = None) -> RunRecord:
+        from gradscope.recording.table import to_record
+
+        return to_record(self.recorder, self.variant, meta)
+
+    def frame(self):
+        """The tidy pandas table: step, layer, param, grad_norm, param_norm, update_norm, has_grad."""
+        return self.record().params
+
+    def losses(self) -> list[float | None]:
+        return self.record().losses
+
+
+@contextmanager
+def watch(model: nn.Module, *, stats_every: int = 1, activations: bool = True, variant: str = "watched",
+          flush_every: int = 32) -> Iterator[Watch]:
+    """Record gradient health of `model` while the block runs; every hook is removed on exit, also on error."""
+    if not isinstance(model, nn.Module):
+        raise GradscopeError(f"watch() needs a torch.nn.Module, got {type(model).__name__}")
+    recorder = Recorder(model, stats_every=stats_every, activations=activations, flush_every=flush_every)
+    if not recorder.params:
+        raise GradscopeError("the model has no trainable parameters", fix="set requires_grad=True on what should train")
+    _start_loss_capture(recorder)
+    try:
+        recorder.attach()
+        yield Watch(recorder, variant)
+    finally:
+        try:
+            recorder.detach()
+        finally:
+            _stop_loss_capture(recorder)
+
+
+def _start_loss_capture(recorder: Recorder) -> None:
+    global _original_backward
+    if not _active:
+        _original_backward = torch.Tensor.backward
+        original = _original_backward
+
+        def backward(self, *args, **kwargs):
+            if self.numel() == 1:
+                for rec in _active:
+                    rec.on_loss(self)
+            return original(self, *args, **kwargs)
+
+        torch.Tensor.backward = backward
+    _active.append(recorder)
+
+
+def _stop_loss_capture(recorder: Recorder) -> None:
+    global _original_backward
+    if recorder in _active:
+        _active.remove(recorder)
+    if not _active and _original_backward is not None:
+        torch.Tensor.backward = _original_backward
+        _original_backward = None

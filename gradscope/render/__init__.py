@@ -1,0 +1,1 @@
+"""Rendering: rich renderables built from report data. Never computes diagnoses, never imports torch."""

@@ -1,0 +1,190 @@
+"""The recorder against plain autograd: every number is recomputed by hand from p.grad / p.data in the test."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import gradscope
+from gradscope.recording.watch import watch
+
+
+def _mlp(seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 8), nn.Sigmoid(), nn.Linear(8, 1))
+
+
+def _batch(seed=1, n=16):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(n, 4, generator=g), torch.randn(n, 1, generator=g)
+
+
+def _pivot(frame, column, names):
+    return frame.pivot(index="step", columns="param", values=column)[names].to_numpy()
+
+
+def test_grad_param_and_update_norms_match_plain_autograd():
+    model, (x, y) = _mlp(), _batch()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    names = [n for n, _ in model.named_parameters()]
+    grads, params, updates = [], [], []
+    with watch(model) as rec:
+        for _ in range(4):
+            opt.zero_grad()
+            nn.functional.mse_loss(model(x), y).backward()
+            before = [p.detach().clone() for p in model.parameters()]
+            grads.append([p.grad.norm().item() for p in model.parameters()])
+            params.append([p.norm().item() for p in model.parameters()])
+            opt.step()
+            updates.append([(p.detach() - b).norm().item() for p, b in zip(model.parameters(), before)])
+    frame = rec.frame()
+    assert sorted(frame["step"].unique()) == [0, 1, 2, 3]
+    np.testing.assert_allclose(_pivot(frame, "grad_norm", names), grads, rtol=1e-5)
+    np.testing.assert_allclose(_pivot(frame, "param_norm", names), params, rtol=1e-5)
+    np.testing.assert_allclose(_pivot(frame, "update_norm", names), updates, rtol=1e-4, atol=1e-9)
+
+
+def test_accumulation_and_clipping_record_the_accumulated_pre_clipping_gradient():
+    model, (x, y) = _mlp(), _batch(n=32)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    names = [n for n, _ in model.named_parameters()]
+    expected, losses = [], []
+    with watch(model) as rec:
+        for _ in range(3):
+            opt.zero_grad()
+            step_loss = 0.0
+            for k in range(4):  # four micro-batches per optimizer step
+                loss = nn.functional.mse_loss(model(x[k * 8:(k + 1) * 8]), y[k * 8:(k + 1) * 8]) / 4
+                loss.backward()
+                step_loss += loss.item()
+            expected.append([p.grad.norm().item() for p in model.parameters()])
+            losses.append(step_loss)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1e-3)
+            opt.step()
+    frame = rec.frame()
+    assert frame["step"].nunique() == 3  # one record per optimizer step, not per backward
+    np.testing.assert_allclose(_pivot(frame, "grad_norm", names), expected, rtol=1e-5)
+    np.testing.assert_allclose(rec.losses(), losses, rtol=1e-5)
+    assert max(e for row in expected for e in row) > 1e-2  # clipping to 1e-3 would have hidden these
+
+
+def test_two_optimizers_after_one_backward_make_one_step():
+    model, (x, y) = _mlp(), _batch()
+    first = torch.optim.SGD(list(model.parameters())[:2], lr=0.1)
+    rest = torch.optim.Adam(list(model.parameters())[2:], lr=0.01)
+    with watch(model) as rec:
+        for _ in range(3):
+            first.zero_grad(), rest.zero_grad()
+            nn.functional.mse_loss(model(x), y).backward()
+            first.step(), rest.step()
+    assert rec.steps == 3
+    assert rec.frame()["update_norm"].gt(0).all()
+
+
+def test_an_unused_parameter_has_no_gradient_rows_and_nan_norm():
+    class Partly(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.used, self.unused = nn.Linear(4, 1), nn.Linear(4, 1)
+
+        def forward(self, x):
+            return self.used(x)
+
+    model, (x, y) = Partly(), _batch()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with watch(model) as rec:
+        for _ in range(2):
+            opt.zero_grad()
+            nn.functional.mse_loss(model(x), y).backward()
+            opt.step()
+    frame = rec.frame()
+    unused = frame[frame["layer"] == "unused"]
+    assert not unused["has_grad"].any() and unused["grad_norm"].isna().all()
+    assert frame[frame["layer"] == "used"]["has_grad"].all()
+    assert [layer.name for layer in rec.record().layers] == ["used", "unused"]  # never-run layers go last
+
+
+def test_layer_order_follows_forward_not_definition():
+    class Backwards(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.last, self.first = nn.Linear(8, 1), nn.Linear(4, 8)
+
+        def forward(self, x):
+            return self.last(torch.relu(self.first(x)))
+
+    model, (x, y) = Backwards(), _batch()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with watch(model) as rec:
+        opt.zero_grad()
+        nn.functional.mse_loss(model(x), y).backward()
+        opt.step()
+    assert [layer.name for layer in rec.record().layers] == ["first", "last"]
+
+
+def test_activation_statistics_match_a_hand_count():
+    model, (x, y) = _mlp(), _batch()
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)
+    with torch.no_grad():
+        relu_out = torch.relu(model[0](x))
+        sig_out = torch.sigmoid(model[2](relu_out))
+    dead = 1 - (relu_out > 0).any(dim=0).float().mean().item()
+    saturated = ((sig_out < 0.01) | (sig_out > 0.99)).float().mean().item()
+    with watch(model) as rec:
+        opt.zero_grad()
+        nn.functional.mse_loss(model(x), y).backward()
+        opt.step()
+    acts = rec.record().activations.set_index(["layer", "kind"])["fraction"]
+    assert acts[("1", "dead")] == pytest.approx(dead)
+    assert acts[("3", "saturated")] == pytest.approx(saturated)
+
+
+def test_nan_gradient_is_recorded_not_dropped():
+    model, (x, y) = _mlp(), _batch()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with watch(model) as rec:
+        for step in range(3):
+            opt.zero_grad()
+            loss = nn.functional.mse_loss(model(x), y) * (float("nan") if step == 1 else 1.0)
+            loss.backward()
+            opt.step()
+    record = rec.record()
+    assert math.isnan(record.losses[1]) and math.isfinite(record.losses[0])
+    first = record.nonfinite.iloc[0]
+    assert first["step"] == 1 and first["where"] == "loss"
+    assert record.params.query("step == 1")["grad_norm"].isna().all()
+
+
+def test_hooks_and_patches_are_removed_even_when_the_loop_raises():
+    model, (x, y) = _mlp(), _batch()
+    original_backward = torch.Tensor.backward
+    with pytest.raises(RuntimeError, match="boom"):
+        with watch(model):
+            nn.functional.mse_loss(model(x), y).backward()
+            raise RuntimeError("boom")
+    assert torch.Tensor.backward is original_backward
+    for module in model.modules():
+        assert not module._forward_hooks
+    for p in model.parameters():
+        assert not p._post_accumulate_grad_hooks
+    from torch.optim import optimizer as optim_module
+    assert not optim_module._global_optimizer_pre_hooks
+
+
+def test_stats_every_measures_param_norms_only_on_those_steps():
+    model, (x, y) = _mlp(), _batch()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with watch(model, stats_every=3) as rec:
+        for _ in range(7):
+            opt.zero_grad()
+            nn.functional.mse_loss(model(x), y).backward()
+            opt.step()
+    measured = rec.frame().groupby("step")["param_norm"].apply(lambda s: s.notna().all())
+    assert [s for s, ok in measured.items() if ok] == [0, 3, 6]
+    assert rec.frame()["grad_norm"].notna().all()  # gradients are measured every step
+
+
+def test_top_level_watch_is_the_recording_watch():
+    assert gradscope.watch is watch
