@@ -23,5 +23,5 @@ class Finding:
 
 
 def sort_findings(findings: list[Finding]) -> list[Finding]:
-    """Most severe first; then by step (earliest first), keeping each rule's own order for ties."""
-    return sorted(findings, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), f.step if f.step is not None else -1))
+    """Most severe first; within a severity the order given (diagnose gives rule order: nonfinite first)."""
+    return sorted(findings, key=lambda f: SEVERITY_ORDER.get(f.severity, 9))

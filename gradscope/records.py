@@ -70,7 +70,7 @@ class RunRecord:
         import numpy as np
 
         df = self.params[self.params["has_grad"]]
-        sq = (df["grad_norm"].astype(float) ** 2).groupby(df["step"]).sum(min_count=1)
+        sq = _sum_keeping_nan(df["grad_norm"].astype(float) ** 2, [df["step"]])
         return [float(np.sqrt(sq.get(s, math.nan))) for s in range(self.steps_recorded)]
 
 
@@ -80,7 +80,7 @@ def _layer_norms(record: RunRecord, column: str) -> "pd.DataFrame":
     df = record.params
     if column == "grad_norm":
         df = df[df["has_grad"]]
-    sq = (df[column].astype(float) ** 2).groupby([df["step"], df["layer"]]).sum(min_count=1)
+    sq = _sum_keeping_nan(df[column].astype(float) ** 2, [df["step"], df["layer"]])
     table = sq.unstack("layer") ** 0.5 if len(sq) else pd.DataFrame()
     order = [layer.name for layer in record.layers]
     return table.reindex(index=range(record.steps_recorded), columns=order)
@@ -92,3 +92,10 @@ def empty_params() -> "pd.DataFrame":
     return pd.DataFrame({c: pd.Series(dtype="float64") for c in PARAM_COLUMNS}).astype(
         {"step": "int64", "layer": "object", "param": "object", "has_grad": "bool"}
     )
+
+
+def _sum_keeping_nan(values: "pd.Series", keys: list) -> "pd.Series":
+    """Grouped sum in which one NaN makes the group NaN (pandas' sum skips NaN, which would hide a NaN gradient)."""
+    grouped = values.groupby(keys)
+    sums = grouped.sum(min_count=1)
+    return sums.mask(values.isna().groupby(keys).any())

@@ -1,0 +1,57 @@
+"""The diagnosis rules: pure functions from a RunRecord to Findings, and `diagnose`, which runs them all.
+
+Each rule is one module with ID, SEVERITY (its default severity), DESCRIPTION (one line: what it detects, its
+default threshold, why it matters), HINT (a one-line remedy) and ``check(record, thresholds) -> list[Finding]``.
+Rules never import torch, and import numpy/pandas only inside ``check``, so this package is cheap to import.
+`RULES` is in the order the README documents them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterable, Mapping
+
+from gradscope.errors import GradscopeError
+from gradscope.findings import Finding, sort_findings
+from gradscope.rules import (
+    dead_units,
+    exploding,
+    loss_not_decreasing,
+    nonfinite,
+    saturation,
+    unused,
+    update_ratio,
+    vanishing,
+)
+from gradscope.settings import DEFAULT_THRESHOLDS
+
+if TYPE_CHECKING:
+    from gradscope.records import RunRecord
+
+RULES = {
+    rule.ID: rule
+    for rule in (nonfinite, vanishing, exploding, unused, dead_units, saturation, update_ratio, loss_not_decreasing)
+}
+
+
+def validate_rule_ids(ids: Iterable[str]) -> list[str]:
+    """The given rule ids, checked: raise GradscopeError naming the unknown ones and listing the valid ones."""
+    ids = [ids] if isinstance(ids, str) else list(ids)
+    unknown = [i for i in ids if i not in RULES]
+    if unknown:
+        raise GradscopeError(f"unknown rule id{'s' if len(unknown) > 1 else ''}: {', '.join(map(repr, unknown))}",
+                             fix=f"valid rule ids are: {', '.join(RULES)}")
+    return ids
+
+
+def diagnose(record: "RunRecord", thresholds: Mapping[str, float], ignore: Iterable[str] = ()) -> list[Finding]:
+    """Every finding of every rule not in `ignore`, most severe first (see sort_findings).
+
+    Thresholds missing from `thresholds` take their defaults from settings.DEFAULT_THRESHOLDS.
+    """
+    skip = set(validate_rule_ids(ignore))
+    merged = {**DEFAULT_THRESHOLDS, **thresholds}
+    findings: list[Finding] = []
+    for rule_id, rule in RULES.items():
+        if rule_id not in skip:
+            findings.extend(rule.check(record, merged))
+    return sort_findings(findings)

@@ -1,0 +1,119 @@
+"""Shared arithmetic for the rules: robust per-layer summaries, masks of non-finite gradients, number formatting.
+
+Every rule reads the same few views of a RunRecord, so they live here once. numpy and pandas are imported inside
+the functions, keeping ``import gradscope.rules`` (which the CLI may need for ``--help``) free of them.
+
+Why the masks: ``RunRecord.layer_grad_norms()`` and ``total_grad_norms()`` sum squares with pandas, which skips NaN,
+so a layer one of whose parameters had a NaN gradient still shows a finite (partial) norm. A norm built from part of
+a layer is not evidence about that layer, so the rules treat any (step, layer) holding a non-finite gradient as
+missing; the `nonfinite` rule reports those cells instead.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Mapping
+
+from gradscope.settings import DEFAULT_THRESHOLDS
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from gradscope.records import RunRecord
+
+
+def fmt(x: float) -> str:
+    """Two significant digits in e-notation: 3.4e-08 (nan and inf stay visible as 'nan', 'inf')."""
+    return f"{x:.1e}"
+
+
+def pct(fraction: float) -> str:
+    """A fraction as a percentage with one decimal: 0.625 -> '62.5%'."""
+    return f"{fraction:.1%}"
+
+
+def threshold(thresholds: Mapping[str, float], key: str) -> float:
+    """The threshold for `key`, falling back to the documented default when the mapping lacks it."""
+    return float(thresholds.get(key, DEFAULT_THRESHOLDS[key]))
+
+
+def plural(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def with_grad(record: "RunRecord") -> "pd.DataFrame":
+    """Rows of record.params that hold a gradient (has_grad True), with grad_norm as float."""
+    df = record.params
+    if len(df) == 0:
+        return df.iloc[0:0]
+    df = df[df["has_grad"].astype(bool)]
+    return df.assign(grad_norm=df["grad_norm"].astype(float))
+
+
+def bad_grads(record: "RunRecord") -> "pd.DataFrame":
+    """Rows whose gradient exists but is NaN or +-Inf, in table order."""
+    import numpy as np
+
+    df = with_grad(record)
+    return df[~np.isfinite(df["grad_norm"].to_numpy(dtype=float))]
+
+
+def layer_grads(record: "RunRecord") -> "pd.DataFrame":
+    """Step x layer gradient norms (forward order) with every non-finite or partly non-finite cell set to NaN."""
+    import numpy as np
+
+    table = record.layer_grad_norms().astype(float)
+    bad = bad_grads(record)
+    keep = np.isfinite(table.to_numpy())
+    if len(bad):
+        counts = bad.groupby(["step", "layer"]).size().unstack("layer")
+        keep &= counts.reindex(index=table.index, columns=table.columns).isna().to_numpy()
+    return table.where(keep)
+
+
+def layer_summaries(table: "pd.DataFrame") -> dict[str, float]:
+    """Per layer of a `layer_grads` table, in its (forward) order: the median of its finite gradient norms, or NaN.
+
+    The median is robust to a few spiky steps and ignores steps where the layer had no gradient.
+    """
+    return {str(c): _median(table[c]) for c in table.columns}
+
+
+def zero_layers(table: "pd.DataFrame") -> set[str]:
+    """Layers of a `layer_grads` table with a finite gradient at some step and exactly 0 at all such steps."""
+    return {str(c) for c in table.columns if table[c].notna().any() and (table[c].dropna() == 0).all()}
+
+
+def total_grad_norms(record: "RunRecord") -> list[tuple[int, float]]:
+    """(step, global gradient norm) for the steps where every gradient was finite and at least one existed."""
+    bad_steps = set(bad_grads(record)["step"].tolist())
+    return [(s, v) for s, v in enumerate(record.total_grad_norms()) if s not in bad_steps and math.isfinite(v)]
+
+
+def _median(values: "pd.Series") -> float:
+    import numpy as np
+
+    arr = values.to_numpy(dtype=float)
+    arr = arr[np.isfinite(arr)]
+    return float(np.median(arr)) if arr.size else math.nan
+
+
+def late_activation_fractions(record: "RunRecord", kind: str) -> dict[str, tuple[float, int]]:
+    """Per activation layer (first-seen order): (median `fraction` over its last half of sampled steps, samples used).
+
+    Reads ``record.activations`` rows of the given kind ("dead" or "saturated") with a finite fraction. The last half
+    is the last ceil(m / 2) of the m steps at which that layer was sampled, so stats taken every k-th step still work.
+    """
+    import numpy as np
+
+    acts = record.activations
+    if acts is None or len(acts) == 0 or not {"step", "layer", "kind", "fraction"} <= set(acts.columns):
+        return {}
+    acts = acts[acts["kind"] == kind].assign(fraction=lambda d: d["fraction"].astype(float))
+    acts = acts[np.isfinite(acts["fraction"].to_numpy())]
+    out = {}
+    for layer, rows in acts.groupby("layer", sort=False):
+        steps = sorted(rows["step"].unique())
+        late = rows[rows["step"].isin(steps[len(steps) // 2:])]
+        out[str(layer)] = (float(np.median(late["fraction"].to_numpy())), len(late))
+    return out

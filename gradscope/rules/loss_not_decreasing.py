@@ -1,0 +1,54 @@
+"""Rule `loss_not_decreasing`: the loss at the end of the run is not clearly below the loss at its start.
+
+With n finite losses (n >= 4; fewer is no trend) and k = max(1, n // 10), compare the mean of the first k with the
+mean of the last k: averaging a tenth of the run at each end smooths minibatch noise, and a relative drop is
+scale-free (the same for a loss multiplied by 1000). The rule fires when
+
+    last > first - min_drop * |first|
+
+which for a positive first loss (the usual case: MSE, cross-entropy) is last > first * (1 - min_drop), i.e. the
+loss fell by less than min_drop of its starting value. For first <= 0 (a negative log-likelihood can be negative)
+"x% of first" would flip sign, so the drop is measured against |first| instead; with first == 0 the loss already
+sat at its floor and only a rise fires. If any loss is NaN/Inf the rule stays silent: `nonfinite` reports that, and
+a trend through a NaN means nothing.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Mapping
+
+from gradscope.findings import Finding
+from gradscope.rules._stats import threshold
+from gradscope.settings import DEFAULT_THRESHOLDS
+
+if TYPE_CHECKING:
+    from gradscope.records import RunRecord
+
+ID = "loss_not_decreasing"
+SEVERITY = "warning"
+MIN_STEPS = 4
+DESCRIPTION = (f"the mean loss over the last tenth of the run is not loss_not_decreasing.min_drop "
+               f"({DEFAULT_THRESHOLDS['loss_not_decreasing.min_drop']:g}) below that over the first tenth; "
+               "the model is not learning")
+HINT = ("raise the learning rate (try `gradscope sweep-lr`), check that targets and loss match the outputs, "
+        "or train longer")
+
+
+def check(record: "RunRecord", thresholds: Mapping[str, float]) -> list[Finding]:
+    min_drop = threshold(thresholds, "loss_not_decreasing.min_drop")
+    losses = [float(v) for v in record.losses if v is not None]  # None: no loss was seen at that step
+    n = len(losses)
+    if n < MIN_STEPS or not all(math.isfinite(v) for v in losses):
+        return []
+    k = max(1, n // 10)
+    first, last = sum(losses[:k]) / k, sum(losses[-k:]) / k
+    if not last > first - min_drop * abs(first):
+        return []
+    change = (last - first) / abs(first) if first != 0 else math.nan
+    shown = f" ({change:+.1%})" if first != 0 else ""
+    ends = "the first and last step" if k == 1 else f"means of the first and last {k} steps"
+    message = (f"loss went from {first:.3g} to {last:.3g}{shown} over {n} steps ({ends}), "
+               f"less than the {min_drop:.1%} drop expected")
+    return [Finding(rule=ID, severity=SEVERITY, message=message, layer=None, step=None, hint=HINT,
+                    evidence={"first": first, "last": last, "change": change, "window": k, "steps": n})]

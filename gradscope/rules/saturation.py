@@ -1,0 +1,35 @@
+"""Rule `saturation`: sigmoid/tanh activations whose outputs sit at their bounds, where the derivative is ~0.
+
+A saturated sigmoid or tanh passes almost no gradient (sigmoid' <= 0.25 everywhere and ~0 near 0 or 1), which is
+the classic road to `vanishing`. The recorder writes, per activation module and sampled step, the fraction of outputs
+within 1% of the bounds (``record.activations`` rows with kind "saturated"). Per layer, the rule takes the median over
+the last half of the sampled steps (what training settled into, robust to an odd batch). One finding per layer.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Mapping
+
+from gradscope.findings import Finding
+from gradscope.rules._stats import late_activation_fractions, pct, plural, threshold
+from gradscope.settings import DEFAULT_THRESHOLDS
+
+if TYPE_CHECKING:
+    from gradscope.records import RunRecord
+
+ID = "saturation"
+SEVERITY = "warning"
+KIND = "saturated"
+DESCRIPTION = (f"over the last half of the run, more than saturation.fraction "
+               f"({DEFAULT_THRESHOLDS['saturation.fraction']:g}) of a sigmoid/tanh's outputs sit at its bounds, "
+               "where its derivative is ~0")
+HINT = "normalise the inputs, use Xavier init or a lower learning rate, add normalisation, or swap to ReLU"
+
+
+def check(record: "RunRecord", thresholds: Mapping[str, float]) -> list[Finding]:
+    limit = threshold(thresholds, "saturation.fraction")
+    return [Finding(rule=ID, severity=SEVERITY, layer=layer, step=None, hint=HINT,
+                    message=(f"{pct(frac)} of {layer}'s outputs were saturated (median over its last "
+                             f"{plural(n, 'sampled step', 'sampled steps')}; threshold {pct(limit)})"),
+                    evidence={"fraction": frac, "samples": n})
+            for layer, (frac, n) in late_activation_fractions(record, KIND).items() if frac > limit]

@@ -1,0 +1,56 @@
+"""Rule `vanishing`: layers whose gradient is tiny compared with the layers downstream of them (nearer the output).
+
+Evidence is scale-free. Each layer is summarised by the median over steps of its finite gradient norms; layer i's
+ratio is its summary over the LARGEST summary among itself and every layer downstream of it (j >= i in forward order).
+Gradients flow backward from the output, so a layer far below the largest gradient that feeds it has had the signal
+shrunk on the way down (sigmoid/tanh saturation, poor init, too much depth). Comparing with the largest downstream
+layer, not just the next one, catches a slow decay spread over many layers; including the layer itself makes the
+ratio at most 1, so a net whose gradients grow toward the input can never fire here. Multiplying every gradient by
+a constant (a different loss scale or learning rate) changes no ratio.
+
+Skipped: layers with no finite gradient (nothing to summarise), and layers whose gradient is exactly 0 at every step
+(reported by `unused`, not twice). One finding per run, at the input-most vanishing layer; evidence maps every
+vanishing layer to its ratio.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Mapping
+
+from gradscope.findings import Finding
+from gradscope.rules._stats import fmt, layer_grads, layer_summaries, plural, threshold, zero_layers
+from gradscope.settings import DEFAULT_THRESHOLDS
+
+if TYPE_CHECKING:
+    from gradscope.records import RunRecord
+
+ID = "vanishing"
+SEVERITY = "error"
+DESCRIPTION = (f"a layer's median gradient norm is below vanishing.ratio ({DEFAULT_THRESHOLDS['vanishing.ratio']:g}) x "
+               "the largest one downstream of it; the early layers barely learn")
+HINT = ("swap sigmoid/tanh for ReLU, use He/Xavier init, add normalisation or residual connections "
+        "(try `gradscope compare`)")
+
+
+def check(record: "RunRecord", thresholds: Mapping[str, float]) -> list[Finding]:
+    limit = threshold(thresholds, "vanishing.ratio")
+    table = layer_grads(record)
+    zero = zero_layers(table)
+    summary = {k: v for k, v in layer_summaries(table).items() if math.isfinite(v) and k not in zero}
+    names = list(summary)
+    vanishing: dict[str, tuple[float, str]] = {}  # layer -> (ratio, reference layer)
+    for i, name in enumerate(names):
+        ref = max(names[i:], key=lambda n: summary[n])  # the first of the largest, itself included
+        if summary[ref] > 0 and summary[name] / summary[ref] < limit:
+            vanishing[name] = (summary[name] / summary[ref], ref)
+    if not vanishing:
+        return []
+    first = next(iter(vanishing))
+    ratio, ref = vanishing[first]
+    worst = min(vanishing, key=lambda n: vanishing[n][0])
+    message = (f"{plural(len(vanishing), 'layer has', 'layers have')} vanishing gradients: {first}'s median gradient "
+               f"norm is {fmt(summary[first])}, {fmt(ratio)} x that of {ref} ({fmt(summary[ref])}); worst ratio "
+               f"{fmt(vanishing[worst][0])} at {worst} (threshold {fmt(limit)})")
+    return [Finding(rule=ID, severity=SEVERITY, message=message, layer=first, step=None, hint=HINT,
+                    evidence={name: float(r) for name, (r, _) in vanishing.items()})]

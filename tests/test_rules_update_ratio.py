@@ -1,0 +1,90 @@
+"""Rule `update_ratio`: median update norm / parameter norm per layer against [low, high]."""
+
+import pytest
+from rules_tables import INF, NAN, THRESHOLDS, constant, record
+
+from gradscope.rules import update_ratio
+
+
+def run(rec, **overrides):
+    return update_ratio.check(rec, {**THRESHOLDS, **overrides})
+
+
+def table(updates, params=1.0, steps=4, has_grad=None):
+    width = len(updates)
+    return record(constant(steps, [1.0] * width), update_norm=constant(steps, updates),
+                  param_norm=params if not isinstance(params, list) else constant(steps, params), has_grad=has_grad)
+
+
+def test_usual_band_gives_nothing():
+    assert run(table([1e-3, 2e-3, 5e-4])) == []
+
+
+@pytest.mark.parametrize("update, fires", [(0.101, True), (0.1, False), (0.099, False)])
+def test_high_edge(update, fires):
+    findings = run(table([1e-3, update]))
+    assert bool(findings) is fires
+    if fires:
+        [f] = findings
+        assert (f.rule, f.severity, f.layer, f.step) == ("update_ratio", "warning", "fc1", None)
+        assert f.evidence == {"fc1": pytest.approx(update)}
+        assert "too high (> 1.0e-01): fc1 (1.0e-01)" in f.message and "too low" not in f.message
+
+
+@pytest.mark.parametrize("update, fires", [(0.99e-6, True), (1e-6, False), (1.01e-6, False)])
+def test_low_edge(update, fires):
+    findings = run(table([update, 1e-3]))
+    assert bool(findings) is fires
+    if fires:
+        assert findings[0].evidence == {"fc0": pytest.approx(update)} and "too low (< 1.0e-06)" in findings[0].message
+
+
+def test_ratio_is_relative_to_the_parameter_norm():
+    # update 10.1 on a parameter of norm 100 is 0.101: too high; 10.1 on 1e4 is 1e-3: fine
+    [f] = run(table([10.1], params=[100.0]))
+    assert f.evidence == {"fc0": pytest.approx(10.1 / 100.0)}
+    assert run(table([10.1], params=[1e4])) == []
+
+
+def test_too_high_and_too_low_in_one_finding_at_the_input_most_offender():
+    [f] = run(table([1e-3, 1e-8, 0.5, 1e-3]))
+    assert f.layer == "fc1"
+    assert f.evidence == {"fc1": pytest.approx(1e-8), "fc2": pytest.approx(0.5)}
+    assert "2 of 4 layers" in f.message and "too high" in f.message and "too low" in f.message
+
+
+def test_threshold_overrides():
+    rec = table([1e-2])
+    assert run(rec, **{"update_ratio.high": 0.009})
+    assert run(rec, **{"update_ratio.low": 0.011})
+    assert run(rec) == []
+
+
+def test_median_over_steps_and_unusable_steps_skipped():
+    # fc0: ratios 1e-3, 1e-3, 1e-3 and one 0.5 spike -> median 1e-3. Steps with a zero or non-finite parameter norm,
+    # no recorded update or no gradient do not count.
+    updates = [[1e-3], [1e-3], [0.5], [1e-3], [1.0], [1.0], [1.0], [NAN]]
+    params = [[1.0], [1.0], [1.0], [1.0], [0.0], [INF], [1.0], [1.0]]
+    has_grad = [[True]] * 6 + [[False], [True]]
+    grads = [[1.0]] * 6 + [[NAN], [1.0]]
+    rec = record(grads, update_norm=updates, param_norm=params, has_grad=has_grad)
+    assert run(rec) == []
+    assert update_ratio.layer_update_ratios(rec) == {"fc0": pytest.approx(1e-3)}
+
+
+def test_layer_without_a_usable_step_is_left_out():
+    rec = record(constant(3, [1.0, 1.0]), update_norm=constant(3, [NAN, 1e-3]))
+    assert update_ratio.layer_update_ratios(rec) == {"fc1": pytest.approx(1e-3)}
+
+
+def test_zero_and_one_step_records():
+    assert run(record([], names=["fc0"])) == []
+    [f] = run(record([[1.0]], update_norm=0.2))
+    assert f.evidence == {"fc0": pytest.approx(0.2)}
+
+
+def test_zero_parameter_norm_has_no_scale_and_is_left_out():
+    # a layer whose weights are all zero (e.g. a zero-initialised head) has no ratio, not an infinite one
+    rec = record(constant(4, [1.0, 1.0]), param_norm=constant(4, [0.0, 1.0]), update_norm=constant(4, [1e-3, 1e-3]))
+    assert update_ratio.layer_update_ratios(rec) == {"fc1": pytest.approx(1e-3)}
+    assert run(rec) == []
