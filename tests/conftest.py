@@ -1,0 +1,16 @@
+"""Shared test set-up.
+
+Tests train tiny models, where torch's intra-op thread pool costs more than it saves, and on a busy 2-core machine
+it thrashes (10-20x slower). One thread keeps the suite fast and its numbers independent of the machine's load.
+"""
+
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
