@@ -1,0 +1,1 @@
+"""`gradscope check` (being written)."""

@@ -1,0 +1,1 @@
+"""`gradscope compare` (being written)."""

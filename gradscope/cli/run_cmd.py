@@ -1,0 +1,1 @@
+"""`gradscope run` (being written)."""

@@ -1,0 +1,1 @@
+"""`gradscope sweep` (being written)."""
