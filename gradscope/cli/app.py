@@ -25,8 +25,26 @@ app = typer.Typer(
 )
 
 state = {"debug": False}
-out = Console(highlight=False)
-err = Console(stderr=True, highlight=False)
+
+
+class _ConsoleFor:
+    """A rich Console made when used, so it sees the stream and COLUMNS of the moment (CliRunner swaps both)."""
+
+    def __init__(self, stderr: bool):
+        self._stderr = stderr
+
+    def get(self) -> Console:
+        return Console(stderr=self._stderr, highlight=False)
+
+    def print(self, *objects, **kwargs) -> None:
+        self.get().print(*objects, **kwargs)
+
+    def print_exception(self) -> None:
+        self.get().print_exception()
+
+
+out = _ConsoleFor(stderr=False)  # reports
+err = _ConsoleFor(stderr=True)  # errors, progress, "wrote FILE"
 
 
 def _version(value: bool) -> None:

@@ -17,7 +17,7 @@ def step_progress(total: int, label: str, quiet: bool) -> Iterator[Callable[[int
 
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
                TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=True) as progress:
+    with Progress(*columns, console=err.get(), transient=True) as progress:
         task = progress.add_task(label, total=total, loss="-")
 
         def on_step(step: int, loss: float) -> None:

@@ -61,5 +61,7 @@ def first_nonfinite(params: pd.DataFrame, losses: list[float]) -> pd.DataFrame:
     for name, group in grads.groupby("param", sort=False):
         first = group.sort_values("step").iloc[0]
         rows.append({"step": int(first["step"]), "where": name, "layer": first["layer"], "value": first["grad_norm"]})
-    frame = pd.DataFrame(rows, columns=list(NONFINITE_COLUMNS))
+    # Object columns keep None for the loss's layer (pandas' string dtype would turn it into NaN).
+    dtypes = {"step": "int64", "where": object, "layer": object, "value": "float64"}
+    frame = pd.DataFrame({c: pd.Series([row[c] for row in rows], dtype=dtypes[c]) for c in NONFINITE_COLUMNS})
     return frame.sort_values("step", kind="stable").reset_index(drop=True)
