@@ -167,6 +167,12 @@ def _cross_entropy(out: Tensor, target: Tensor) -> Tensor:
     if out.dim() < 2:
         raise GradscopeError(f"cross_entropy needs an output with a class dimension, got shape {tuple(out.shape)}",
                              fix="output (batch, classes) logits, or use --loss bce for a single logit")
+    if out.dim() == 2 and out.shape[1] == 1:
+        # One output per sample is a regression (or single-logit) head: cross-entropy over one class is always 0.
+        raise GradscopeError(f"the targets are integer class labels but the model outputs one value per sample "
+                             f"(shape {tuple(out.shape)}), which cannot score classes",
+                             fix="for a regression head pass --loss mse (integer targets are cast to float); "
+                                 "for two classes pass --loss bce; for C classes output (batch, C) logits")
     if out.dim() == 3 and target.shape == out.shape[:2]:
         # (B, T, C) logits per position: flatten to (B*T, C) rows against (B*T,) labels.
         return F.cross_entropy(out.reshape(-1, out.shape[-1]), target.reshape(-1).long())

@@ -1,0 +1,110 @@
+"""Faults during a run: Ctrl-C, a killed writer, out-of-memory, and bit-for-bit determinism across processes."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from cli_helpers import SAMPLES, gradscope_frames, invoke
+
+SLOW_MODEL = """
+import time
+from pathlib import Path
+from torch import nn
+
+MARKER = Path(__file__).with_name("started")
+
+class Slow(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+        self.calls = 0
+    def forward(self, x):
+        self.calls += 1
+        if self.calls == 5:
+            MARKER.write_text("training")
+        time.sleep(0.01)
+        return self.fc(x)
+
+def build_model():
+    return Slow()
+"""
+
+
+def test_ctrl_c_stops_at_a_step_boundary_writes_the_partial_report_and_exits_130(tmp_path):
+    (tmp_path / "slow.py").write_text(SLOW_MODEL)
+    report = tmp_path / "r.json"
+    proc = subprocess.Popen([sys.executable, "-m", "gradscope", "inspect", str(tmp_path / "slow.py"),
+                             "--steps", "100000", "--json", str(report)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    while not (tmp_path / "started").exists():
+        assert proc.poll() is None, proc.communicate()
+        assert time.time() < deadline, "training never started"
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (out, err)
+    data = json.loads(report.read_text())
+    run = data["runs"][0]
+    assert data["interrupted"] and run["interrupted"]
+    assert 0 < run["steps_recorded"] < 100000 and len(run["losses"]) == run["steps_recorded"]
+    assert "interrupted after" in out
+    assert "Traceback" not in out + err
+
+
+WRITER = """
+import sys
+from gradscope.atomic import write_atomic
+path = sys.argv[1]
+payloads = ["A" * 8_000_000 + "\\n", "B" * 8_000_000 + "\\n"]
+i = 0
+while True:
+    write_atomic(path, payloads[i % 2])
+    i += 1
+"""
+
+
+def test_a_writer_killed_mid_write_leaves_the_old_or_the_new_file_never_a_truncated_one(tmp_path):
+    target = tmp_path / "report.txt"
+    target.write_text("A" * 8_000_000 + "\n")
+    for delay in (0.05, 0.13, 0.31, 0.47):
+        proc = subprocess.Popen([sys.executable, "-c", WRITER, str(target)])
+        time.sleep(delay + 0.3)  # the interpreter start, then a moment into the write loop
+        proc.kill()
+        proc.wait()
+        text = target.read_text()
+        assert len(text) == 8_000_001 and text[:-1] in ("A" * 8_000_000, "B" * 8_000_000)
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name != "report.txt"]
+    assert all(name.endswith(".tmp") for name in leftovers)  # a killed writer can leave only its temp file
+
+
+def test_cuda_out_of_memory_becomes_a_message_with_a_batch_size_to_try(tmp_path):
+    (tmp_path / "m.py").write_text(
+        "import torch\nfrom torch import nn\n"
+        "class Hungry(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.fc = nn.Linear(4, 2)\n        self.calls = 0\n"
+        "    def forward(self, x):\n        self.calls += 1\n"
+        "        if self.calls > 1:\n            raise torch.cuda.OutOfMemoryError('CUDA out of memory')\n"
+        "        return self.fc(x)\n"
+        "def build_model():\n    return Hungry()\n")
+    result = invoke("inspect", tmp_path / "m.py", "--batch-size", "64", "--steps", "5")
+    assert result.exit_code == 2
+    assert "out of memory" in result.output and "--batch-size 32" in result.output
+    assert not gradscope_frames(result.output)
+
+
+@pytest.mark.parametrize("model", ["small_cnn"])  # BatchNorm buffers and conv kernels included
+def test_same_seed_gives_identical_numbers_in_two_processes(tmp_path, model):
+    reports = []
+    for name in ("a", "b"):
+        path = tmp_path / f"{name}.json"
+        subprocess.run([sys.executable, "-m", "gradscope", "inspect", str(SAMPLES / f"{model}.py"), "--steps", "15",
+                        "--json", str(path), "--quiet"], check=True, capture_output=True)
+        run = json.loads(path.read_text())["runs"][0]
+        reports.append((run["losses"], run["layers"]))
+    assert reports[0] == reports[1]

@@ -1,0 +1,147 @@
+"""Bad inputs, one row each: exit code 2, a message naming the problem and the fix, never gradscope's traceback.
+
+Each row writes the files it needs into a temporary folder; `{dir}` in the arguments is that folder.
+"""
+
+import textwrap
+
+import pytest
+
+from cli_helpers import SAMPLES, gradscope_frames, invoke
+
+MLP = "from torch import nn\n\ndef build_model():\n    return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2))\n"
+HEALTHY = str(SAMPLES / "healthy_mlp.py")
+
+
+def model_with(body: str) -> dict:
+    return {"m.py": "import torch\nfrom torch import nn\n" + textwrap.dedent(body)}
+
+
+CASES = [
+    # (id, files, args, words that must appear)
+    ("file-missing", {}, ["{dir}/absent.py"], ["not found", "absent.py"]),
+    ("file-is-directory", {"pkg/__init__.py": ""}, ["{dir}/pkg"], ["directory"]),
+    ("file-not-python", {"m.txt": "x"}, ["{dir}/m.txt"], [".py"]),
+    ("syntax-error", {"m.py": "def build_model(:\n"}, ["{dir}/m.py"], ["SyntaxError", "m.py"]),
+    ("import-raises", {"m.py": "raise RuntimeError('no GPU here')\n"}, ["{dir}/m.py"], ["no GPU here", "importing"]),
+    ("no-model-found", {"m.py": "x = 1\n"}, ["{dir}/m.py"], ["build_model", "model"]),
+    ("build-model-not-callable", {"m.py": "build_model = 3\n"}, ["{dir}/m.py"], ["build_model", "callable"]),
+    ("build-model-returns-non-module", {"m.py": "def build_model():\n    return 42\n"}, ["{dir}/m.py"],
+     ["nn.Module", "int"]),
+    ("build-model-raises", model_with("def build_model():\n    raise ValueError('bad width')\n"), ["{dir}/m.py"],
+     ["bad width", "build_model"]),
+    ("name-after-colon-missing", {"m.py": MLP}, ["{dir}/m.py:make_net"], ["make_net", "build_model"]),
+    ("no-trainable-parameters", model_with("def build_model():\n    return nn.ReLU()\n"), ["{dir}/m.py"],
+     ["trainable"]),
+    ("all-parameters-frozen", model_with("""
+        def build_model():
+            m = nn.Linear(4, 2)
+            m.requires_grad_(False)
+            return m
+        """), ["{dir}/m.py"], ["frozen", "requires_grad"]),
+    ("get-data-wrong-type", {"m.py": MLP + "def get_data():\n    return 'rows'\n"}, ["{dir}/m.py"], ["get_data", "str"]),
+    ("get-data-length-mismatch", {"m.py": MLP + "import torch\ndef get_data():\n"
+                                  "    return torch.randn(10, 4), torch.zeros(9, dtype=torch.long)\n"},
+     ["{dir}/m.py"], ["10", "9"]),
+    ("get-data-empty", {"m.py": MLP + "import torch\ndef get_data():\n"
+                        "    return torch.randn(0, 4), torch.zeros(0, dtype=torch.long)\n"}, ["{dir}/m.py"], ["empty"]),
+    ("data-shape-does-not-fit", {"m.py": MLP + "import torch\ndef get_data():\n"
+                                 "    return torch.randn(64, 7), torch.zeros(64, dtype=torch.long)\n"},
+     ["{dir}/m.py"], ["7", "Linear", "4"]),
+    ("loss-not-scalar", {"m.py": MLP + "def loss_fn(out, y):\n    return (out ** 2)\n"}, ["{dir}/m.py"],
+     ["scalar", "loss_fn"]),
+    ("loss-not-differentiable", {"m.py": MLP + "import torch\ndef loss_fn(out, y):\n"
+                                 "    return torch.tensor(1.0)\n"}, ["{dir}/m.py"], ["loss", "grad"]),
+    ("dict-output-without-known-key", model_with("""
+        class M(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(4, 2)
+            def forward(self, x):
+                return {"scores": self.fc(x)}
+        def build_model():
+            return M()
+        def get_data():
+            return torch.randn(64, 4), torch.zeros(64, dtype=torch.long)
+        """), ["{dir}/m.py"], ["scores", "loss_fn"]),
+    ("integer-targets-for-regression-head", model_with("""
+        def build_model():
+            return nn.Linear(4, 1)
+        def get_data():
+            return torch.randn(64, 4), torch.randint(0, 3, (64,))
+        """), ["{dir}/m.py"], ["class", "--loss mse"]),
+    ("float-targets-with-cross-entropy", {"m.py": MLP + "import torch\ndef get_data():\n"
+                                          "    return torch.randn(64, 4), torch.randn(64)\n"},
+     ["{dir}/m.py", "--loss", "cross_entropy"], ["cross_entropy", "float"]),
+    ("steps-zero", {}, [HEALTHY, "--steps", "0"], ["steps", ">= 1"]),
+    ("lr-negative", {}, [HEALTHY, "--lr", "-0.1"], ["lr", "positive"]),
+    ("batch-size-zero", {}, [HEALTHY, "--batch-size", "0"], ["batch_size", ">= 1"]),
+    ("unknown-optimizer", {}, [HEALTHY, "--optimizer", "rmsprop"], ["optimizer", "adam"]),
+    ("unknown-loss", {}, [HEALTHY, "--loss", "hinge"], ["loss", "cross_entropy"]),
+    ("unknown-device", {}, [HEALTHY, "--device", "tpu"], ["device", "cuda"]),
+    ("yaml-does-not-parse", {"c.yaml": "steps: [1, 2\n"}, [HEALTHY, "--config", "{dir}/c.yaml"], ["YAML"]),
+    ("yaml-not-a-mapping", {"c.yaml": "- 1\n- 2\n"}, [HEALTHY, "--config", "{dir}/c.yaml"], ["mapping"]),
+    ("yaml-unknown-key", {"c.yaml": "stepz: 3\n"}, [HEALTHY, "--config", "{dir}/c.yaml"], ["stepz", "steps"]),
+    ("yaml-wrong-type", {"c.yaml": "steps: many\n"}, [HEALTHY, "--config", "{dir}/c.yaml"], ["steps", "int"]),
+    ("config-missing", {}, [HEALTHY, "--config", "{dir}/absent.yaml"], ["not found"]),
+    ("csv-missing-target-column", {"d.csv": "a,b,label\n1,2,0\n3,4,1\n"},
+     [HEALTHY, "--data", "{dir}/d.csv", "--target", "y"], ["y", "label"]),
+    ("csv-without-target-flag", {"d.csv": "a,b,label\n1,2,0\n3,4,1\n"}, [HEALTHY, "--data", "{dir}/d.csv"],
+     ["--target"]),
+    ("csv-non-numeric-features", {"d.csv": "a,b,label\n1,x,0\n3,y,1\n"},
+     [HEALTHY, "--data", "{dir}/d.csv", "--target", "label"], ["b", "numeric"]),
+    ("data-spec-unknown", {}, [HEALTHY, "--data", "imagenet"], ["imagenet", "classification"]),
+    ("data-spec-bad-option", {}, [HEALTHY, "--data", "classification:colour=3"], ["colour", "samples"]),
+    ("json-folder-missing", {}, [HEALTHY, "--json", "{dir}/absent/r.json"], ["does not exist", "mkdir"]),
+    ("csv-path-is-directory", {"out/keep": ""}, [HEALTHY, "--csv", "{dir}/out"], ["directory"]),
+    ("threshold-malformed", {}, [HEALTHY, "--threshold", "vanishing.ratio"], ["KEY=VALUE"]),
+    ("threshold-unknown", {}, [HEALTHY, "--threshold", "vanish=1"], ["vanish", "vanishing.ratio"]),
+    ("ignore-unknown-rule", {}, [HEALTHY, "--ignore", "vanishng"], ["vanishng", "vanishing"]),
+]
+
+
+@pytest.mark.parametrize("files, args, words", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_exits_2_with_a_fix_and_no_gradscope_traceback(tmp_path, files, args, words):
+    for name, text in files.items():
+        path = tmp_path / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    short = [] if "--steps" in args else ["--steps", "3"]
+    result = invoke("inspect", *[a.format(dir=tmp_path) for a in args], *short)
+    assert result.exit_code == 2, result.output
+    assert "error:" in result.output
+    for word in words:
+        assert word in result.output, (word, result.output)
+    assert not gradscope_frames(result.output), result.output
+
+
+def test_cuda_requested_without_cuda_is_a_usage_error():
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    result = invoke("inspect", HEALTHY, "--device", "cuda", "--steps", "2")
+    assert result.exit_code == 2 and "CUDA is not available" in result.output
+
+
+def test_nan_in_the_data_is_a_finding_not_a_crash(tmp_path):
+    (tmp_path / "m.py").write_text(MLP + "import torch\ndef get_data():\n"
+                                   "    x = torch.randn(64, 4)\n    x[5, 1] = float('nan')\n"
+                                   "    return x, torch.zeros(64, dtype=torch.long)\n")
+    result = invoke("inspect", tmp_path / "m.py", "--steps", "5")
+    assert result.exit_code == 0, result.output
+    assert "nonfinite" in result.output and "contains NaN" in result.output
+
+
+def test_tuple_output_is_supported(tmp_path):
+    (tmp_path / "m.py").write_text(
+        "import torch\nfrom torch import nn\n"
+        "class M(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(4, 3)\n"
+        "    def forward(self, x):\n        h = self.fc(x)\n        return h, h.detach()\n"
+        "def build_model():\n    return M()\n")
+    result = invoke("inspect", tmp_path / "m.py", "--steps", "3")
+    assert result.exit_code == 0, result.output
+
+
+def test_there_are_at_least_thirty_input_cases():
+    assert len(CASES) >= 30
