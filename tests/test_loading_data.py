@@ -13,7 +13,8 @@ from hypothesis import given, settings as hyp_settings, strategies as st
 
 from gradscope.errors import GradscopeError
 from gradscope.loading import load_problem
-from gradscope.loading.data import TensorSource, from_spec
+from gradscope.loading.data import TensorSource
+from gradscope.loading.specs import from_spec
 from gradscope.settings import Settings
 
 LINEAR = """
@@ -439,3 +440,20 @@ def test_batches_are_exact_and_each_epoch_is_a_permutation(n, batch_size, steps,
     for start in range(0, steps, per_epoch):
         epoch = sum(batches[start:start + per_epoch], [])
         assert len(set(epoch)) == len(epoch) and set(epoch) <= set(range(n))
+
+
+def test_tensor_file_is_read_with_weights_only(tmp_path):
+    import torch
+
+    x, y = torch.randn(20, 3), torch.randint(0, 2, (20,))
+    torch.save({"x": x, "y": y}, tmp_path / "d.pt")
+    source = from_spec(str(tmp_path / "d.pt"), None, 0)
+    assert torch.equal(source.x, x) and torch.equal(source.y, y)
+
+
+def test_tensor_file_with_arbitrary_objects_is_refused(tmp_path):
+    import torch
+
+    torch.save((GradscopeError("not a tensor"), 1), tmp_path / "evil.pt")  # any class outside the allow-list
+    with pytest.raises(GradscopeError, match="cannot load tensors"):
+        from_spec(str(tmp_path / "evil.pt"), None, 0)

@@ -1,4 +1,4 @@
-"""Data: the --data specs, the user's get_data() results, and seeded, cycling (x, y) batches from any of them.
+"""Data sources: the user's get_data() results and in-memory tensors, as seeded, cycling (x, y) batches.
 
 Every source keeps its samples batch-first, as a DataLoader would produce them; a `Layout` moves the sequence
 dimension first for RNNs built with batch_first=False. Shuffling uses a torch.Generator seeded per call, never the
@@ -8,9 +8,7 @@ global RNG, so the same seed gives the same batches in the same order.
 from __future__ import annotations
 
 import itertools
-import math
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Iterable, Iterator
 
 import torch
@@ -19,17 +17,8 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset
 from torch.utils.data._utils.collate import default_collate
 
 from gradscope.errors import GradscopeError
-from gradscope.loading.synthetic import REGRESSION_NOISE, project
 from gradscope.loading.usercode import user_error
 
-# Documented defaults of the built-in data specs, e.g. "classification:samples=1000,classes=5".
-BUILTIN_DEFAULTS: dict[str, dict[str, float]] = {
-    "classification": {"samples": 512, "features": 20, "classes": 3},
-    "regression": {"samples": 512, "features": 10, "targets": 1, "noise": REGRESSION_NOISE},
-}
-# The smallest valid value of each option (noise is a float; the rest are integers).
-_OPTION_MINIMUM = {"samples": 1, "features": 1, "classes": 2, "targets": 1, "noise": 0.0}
-TABLE_SUFFIXES = (".csv", ".parquet")
 ACCEPTED_GET_DATA = ("an (X, y) pair of tensors, a torch Dataset of (x, y) samples, "
                      "or an iterable/DataLoader of (x, y) batches")
 
@@ -295,119 +284,3 @@ def _len(t: Tensor) -> str:
 
 def _dtype(t: Tensor) -> str:
     return str(t.dtype).removeprefix("torch.")
-
-
-def from_spec(spec: str, target: str | None, seed: int) -> TensorSource:
-    """A --data SPEC: `classification[:k=v,...]`, `regression[:k=v,...]`, or a path to a .csv / .parquet file."""
-    kind, _, options = spec.partition(":")
-    if kind in BUILTIN_DEFAULTS:
-        return builtin(kind, parse_options(kind, options), seed)
-    if Path(spec).suffix.lower() in TABLE_SUFFIXES:
-        return read_table(Path(spec), target)
-    raise GradscopeError(f"unknown data spec {spec!r}",
-                         fix="use classification[:samples=512,features=20,classes=3], "
-                             "regression[:samples=512,features=10,targets=1,noise=0.1], or a .csv / .parquet file")
-
-
-def parse_options(kind: str, text: str) -> dict[str, float]:
-    """'samples=100,classes=5' -> the defaults of `kind` with those replaced; errors name the valid options."""
-    options = dict(BUILTIN_DEFAULTS[kind])
-    valid = ", ".join(options)
-    for item in filter(None, (part.strip() for part in text.split(","))):
-        key, sep, raw = (s.strip() for s in item.partition("="))
-        if key not in options:
-            raise GradscopeError(f"unknown option {key!r} for --data {kind}", fix=f"valid options are: {valid}")
-        options[key] = _option_value(kind, key, raw if sep else "")
-    return options
-
-
-def _option_value(kind: str, key: str, raw: str) -> float:
-    is_int = key != "noise"
-    try:
-        value = int(raw) if is_int else float(raw)
-    except ValueError:
-        value = None
-    if value is None or not math.isfinite(value) or value < _OPTION_MINIMUM[key]:
-        what = "an integer" if is_int else "a number"
-        raise GradscopeError(f"invalid value {raw!r} for {key} in --data {kind}",
-                             fix=f"use {key}=N with N {what} >= {_OPTION_MINIMUM[key]:g}")
-    return value
-
-
-def builtin(kind: str, options: dict[str, float], seed: int) -> TensorSource:
-    """Gaussian features with a fixed random linear teacher: labels are argmax(x @ W), targets x @ W + noise."""
-    gen = torch.Generator().manual_seed(seed)
-    n, features = int(options["samples"]), int(options["features"])
-    x = torch.randn(n, features, generator=gen)
-    if kind == "classification":
-        classes = int(options["classes"])
-        y = project(x, classes, gen).argmax(dim=1)
-        return TensorSource(x, y, f"classification (--data): {n} samples x {features} features, {classes} classes")
-    targets = int(options["targets"])
-    y = project(x, targets, gen) + options["noise"] * torch.randn(n, targets, generator=gen)
-    y = y.squeeze(1) if targets == 1 else y
-    return TensorSource(x, y, f"regression (--data): {n} samples x {features} features, {targets} "
-                              f"target{'s' if targets > 1 else ''}, noise {options['noise']:g}")
-
-
-def read_table(path: Path, target: str | None) -> TensorSource:
-    """A CSV or Parquet file: `target` is the label column, every other column a numeric feature."""
-    frame = _read_frame(path)
-    frame.columns = [str(c) for c in frame.columns]
-    columns = ", ".join(frame.columns)
-    if target is None or target not in frame.columns:
-        problem = "--target COLUMN is required" if target is None else f"no column {target!r}"
-        raise GradscopeError(f"{problem} for {path}; its columns are: {columns}",
-                             fix="pass --target with the name of the column to predict")
-    if len(frame) == 0:
-        raise GradscopeError(f"{path} has no rows", fix="give a file with data rows")
-    features = [c for c in frame.columns if c != target]
-    if not features:
-        raise GradscopeError(f"{path} has no feature columns besides the target {target!r}",
-                             fix="give a file with at least one feature column")
-    import numpy as np
-    from pandas.api.types import is_bool_dtype, is_numeric_dtype
-
-    bad = [c for c in features if not (is_numeric_dtype(frame[c]) or is_bool_dtype(frame[c]))]
-    if bad:
-        raise GradscopeError(f"non-numeric feature columns in {path}: {', '.join(bad)}",
-                             fix="encode them as numbers, or drop them from the file")
-    x = torch.from_numpy(frame[features].to_numpy(dtype="float32", na_value=np.nan, copy=True))
-    y, kind = _target_tensor(frame[target], target, path)
-    desc = f"{path} (--data): {len(frame):,} rows x {len(features)} feature columns, target {target!r} ({kind})"
-    return TensorSource(x, y, desc)
-
-
-def _read_frame(path: Path):
-    import pandas as pd
-
-    if not path.is_file():
-        what = "is a directory" if path.is_dir() else "not found"
-        raise GradscopeError(f"data file {what}: {path}", fix="check the path given to --data")
-    if path.suffix.lower() == ".parquet":
-        try:
-            import pyarrow  # noqa: F401  (pandas reads Parquet through it)
-        except ImportError:
-            raise GradscopeError(f"reading {path} needs pyarrow, which is not installed",
-                                 fix="pip install pyarrow") from None
-    try:
-        return pd.read_parquet(path) if path.suffix.lower() == ".parquet" else pd.read_csv(path)
-    except pd.errors.EmptyDataError:
-        raise GradscopeError(f"{path} is empty", fix="give a file with a header row and data rows") from None
-    except Exception as exc:
-        raise GradscopeError(f"cannot read {path}: {exc}",
-                             fix="check that the file is valid CSV or Parquet") from None
-
-
-def _target_tensor(column, name: str, path: Path) -> tuple[Tensor, str]:
-    """Integer columns become int64 class labels; other numeric columns float32 values."""
-    import numpy as np
-    from pandas.api.types import is_bool_dtype, is_integer_dtype, is_numeric_dtype
-
-    if is_integer_dtype(column) and not is_bool_dtype(column) and not column.isna().any():
-        labels = torch.from_numpy(column.to_numpy(dtype="int64", copy=True))
-        return labels, f"int64 class labels, {column.nunique()} distinct"
-    if is_numeric_dtype(column) or is_bool_dtype(column):
-        return torch.from_numpy(column.to_numpy(dtype="float32", na_value=np.nan, copy=True)), "float32 values"
-    raise GradscopeError(f"the target column {name!r} in {path} is not numeric ({column.dtype})",
-                         fix="encode classes as integers 0..C-1, or give numeric regression targets")

@@ -16,7 +16,7 @@ from torch import Tensor, nn
 
 from gradscope.errors import GradscopeError
 from gradscope.loading import data as data_mod
-from gradscope.loading import losses
+from gradscope.loading import losses, specs
 from gradscope.loading.data import Layout, Source, TensorSource
 from gradscope.loading.discover import (DATA_FUNCTION, LOSS_FUNCTION, ModelSource, build_model, describe_model,
                                         find_function, find_model)
@@ -82,7 +82,7 @@ def _data_and_probe(module: ModuleType, shown: str, settings: Settings, model: n
     layer_name, layer = first_layer(model)
     layout = Layout(x_seq_first=is_seq_first(layer))
     if settings.data:
-        data = data_mod.from_spec(settings.data, settings.target, settings.seed)
+        data = specs.from_spec(settings.data, settings.target, settings.seed)
     elif (get_data := find_function(module, DATA_FUNCTION, shown)) is not None:
         origin = f"get_data() from {shown}"
         data = data_mod.from_get_data(_call_user(get_data, "calling get_data()"), origin)
