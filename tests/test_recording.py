@@ -188,3 +188,23 @@ def test_stats_every_measures_param_norms_only_on_those_steps():
 
 def test_top_level_watch_is_the_recording_watch():
     assert gradscope.watch is watch
+
+
+def test_a_layer_used_by_its_parent_without_running_is_placed_after_the_parent():
+    # MultiheadAttention uses out_proj.weight inside F.multi_head_attention_forward: out_proj's own forward never runs.
+    class Attend(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+            self.head = nn.Linear(8, 1)
+
+        def forward(self, x):
+            return self.head(self.attn(x, x, x)[0].mean(dim=1))
+
+    model = Attend()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with watch(model) as rec:
+        opt.zero_grad()
+        model(torch.randn(4, 5, 8)).sum().backward()
+        opt.step()
+    assert [layer.name for layer in rec.record().layers] == ["attn", "attn.out_proj", "head"]

@@ -42,7 +42,8 @@ class ForwardOrder:
     """Learns the order in which the model's parameterised modules finish their forward, from the first call.
 
     A module's forward hook fires when its output is ready, so for layers on one path this is input -> output.
-    Modules that never run (an unused branch) go last, in definition order.
+    Modules that never run go right after their nearest ancestor that did (a parent may use their weights
+    directly), or last (an unused branch), in definition order.
     """
 
     def __init__(self, model: nn.Module, params: list[TrackedParam]):
@@ -70,8 +71,24 @@ class ForwardOrder:
         self._handles.clear()
 
     def layers(self) -> list[LayerInfo]:
-        order = self._seen + [name for name in self._types if name not in self._seen]
+        order = list(self._seen)
+        for name in self._types:
+            if name in order:
+                continue
+            # A layer whose own forward never ran may still be used by its parent (MultiheadAttention reads
+            # out_proj.weight directly): place it right after its nearest ancestor that ran, else last.
+            parent = _nearest_ancestor(name, order)
+            order.insert(order.index(parent) + 1 if parent else len(order), name)
         return [LayerInfo(name, self._types[name]) for name in order]
+
+
+def _nearest_ancestor(name: str, candidates: list[str]) -> str | None:
+    parts = name.split(".")
+    for cut in range(len(parts) - 1, 0, -1):
+        prefix = ".".join(parts[:cut])
+        if prefix in candidates:
+            return prefix
+    return None
 
 
 def model_device(params: list[TrackedParam]) -> torch.device:
