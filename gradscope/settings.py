@@ -93,11 +93,15 @@ FIELD_TYPES: dict[str, type] = {
 }
 assert set(FIELD_TYPES) == {f.name for f in fields(Settings)}
 
+# Keys a config file may hold for one command only (`gradscope check` reads them); the others pass them over, so
+# one [tool.gradscope] table serves every command.
+COMMAND_KEYS = ("model", "overfit_steps", "overfit_drop", "baseline", "baseline_factor")
+
 
 def coerce(key: str, value: Any, source: str) -> Any:
     """Convert one config value to its field's type, or raise an error naming the key, the source and the type."""
     if key not in FIELD_TYPES:
-        valid = ", ".join(sorted(FIELD_TYPES))
+        valid = ", ".join(sorted((*FIELD_TYPES, *COMMAND_KEYS)))
         raise GradscopeError(f"unknown setting {key!r} in {source}", fix=f"valid settings are: {valid}")
     kind = FIELD_TYPES[key]
     if value is None:
@@ -212,8 +216,12 @@ def resolve(flags: Mapping[str, Any], config: Path | None = None, cwd: Path | No
     """Apply the documented precedence. `flags` holds only the flags the user gave (None means not given)."""
     cwd = cwd or Path.cwd()
     settings = Settings()
-    settings = merge(settings, read_pyproject(cwd / "pyproject.toml"), "[tool.gradscope] in pyproject.toml")
+    settings = merge(settings, _shared(read_pyproject(cwd / "pyproject.toml")), "[tool.gradscope] in pyproject.toml")
     if config is not None:
-        settings = merge(settings, read_yaml(Path(config)), str(config))
+        settings = merge(settings, _shared(read_yaml(Path(config))), str(config))
     settings = merge(settings, {k: v for k, v in flags.items() if v is not None}, "the command line")
     return settings.validate()
+
+
+def _shared(table: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in table.items() if k not in COMMAND_KEYS}

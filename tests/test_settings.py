@@ -83,3 +83,8 @@ def test_merge_later_source_wins_and_untouched_keys_survive(first, second):
     for key in Settings.__dataclass_fields__:
         expected = second.get(key, first.get(key, getattr(Settings(), key)))
         assert getattr(merged, key) == expected
+
+
+def test_keys_for_one_command_in_a_shared_config_do_not_break_the_others(tmp_path):
+    _write(tmp_path / "pyproject.toml", '[tool.gradscope]\nmodel = "net.py"\nbaseline = "b.json"\nsteps = 5\n')
+    assert resolve({}, cwd=tmp_path).steps == 5
