@@ -1,1 +1,118 @@
-"""`gradscope compare` (being written)."""
+"""`gradscope compare`: train the baseline and each remedy from the same starting point, and compare them."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from typing import Annotated, Iterator, Optional
+
+import typer
+
+from gradscope.cli import options as o
+from gradscope.cli.app import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, app, err, guarded, is_tty, out
+
+OptionalTarget = Annotated[Optional[str], typer.Argument(
+    help="Model file: PATH.py or PATH.py:NAME (see README: the model file contract).", metavar="MODEL",
+    show_default=False)]
+Remedies = Annotated[Optional[list[str]], typer.Option(
+    "--remedy", "-r", metavar="ID",
+    help="Remedy to compare with the baseline, e.g. act:relu, clip:1.0, lr:x0.1, init:he, opt:adam, norm:layer; join "
+         "with + to combine (act:relu+init:he). Repeatable. [default: chosen from the baseline's findings]")]
+Seeds = Annotated[int, typer.Option("--seeds", min=1, help="Run every variant under this many seeds (seed, seed+1, "
+                                                           "...) and show the median and spread.")]
+ListRemedies = Annotated[bool, typer.Option("--list", help="List the remedies and exit.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the table and the recommendation; no progress "
+                                                           "bar.")]
+
+
+@app.command()
+def compare(
+    model: OptionalTarget = None, remedy: Remedies = None, seeds: Seeds = 1, list_remedies: ListRemedies = False,
+    steps: o.Steps = None, batch_size: o.BatchSize = None, lr: o.Lr = None, optimizer: o.Optimizer = None,
+    momentum: o.Momentum = None, seed: o.Seed = None, device: o.Device = None, data: o.Data = None,
+    target: o.TargetColumn = None, loss: o.Loss = None, json: o.Json = None, csv: o.Csv = None,
+    config: o.Config = None, stats_every: o.StatsEvery = None, threshold: o.Threshold = None,
+    ignore: o.Ignore = None, quiet: Quiet = False,
+) -> None:
+    """Train MODEL once per remedy, all from the same initial weights, batches and seeds, and compare the gradients
+    and losses side by side, with a recommendation."""
+    if list_remedies:
+        guarded(_list)
+    flags = dict(steps=steps, batch_size=batch_size, lr=lr, optimizer=optimizer, momentum=momentum, seed=seed,
+                 device=device, data=data, target=target, loss=loss, json=json, csv=csv, stats_every=stats_every,
+                 ignore=ignore)
+    guarded(lambda: _compare(model, remedy, seeds, flags, config, threshold, quiet))
+
+
+def _compare(model: str | None, remedy_ids: list[str] | None, seeds: int, flags: dict, config, thresholds,
+             quiet: bool) -> int:
+    from gradscope.errors import GradscopeError
+    from gradscope.remedies import parse_remedies
+
+    if model is None:
+        raise GradscopeError("missing MODEL", fix="e.g. gradscope compare model.py; `gradscope compare --list` shows "
+                                                  "the remedies")
+    remedies = parse_remedies(remedy_ids) if remedy_ids else None  # a bad id fails before any loading
+    settings = o.settings_from(flags, config, thresholds)
+    o.check_outputs(settings)
+    outcome = _run(model, settings, remedies, seeds, quiet)
+    return _show(outcome, settings, quiet)
+
+
+def _run(model: str, settings, remedies, seeds: int, quiet: bool):
+    from gradscope.compare import compare as run_compare
+    from gradscope.interrupts import stop_on_sigint
+
+    with stop_on_sigint() as stop, _progress(settings.steps, quiet) as (on_run, on_step):
+        return run_compare(model, settings, remedies, seeds, on_run=on_run, on_step=on_step, should_stop=stop)
+
+
+def _show(outcome, settings, quiet: bool) -> int:
+    from gradscope.pipeline import write_outputs
+    from gradscope.render.compare_view import compare_view
+
+    written = write_outputs(outcome, settings)
+    out.print(compare_view(outcome.report, quiet=quiet))
+    for path in written:
+        err.print(f"wrote {path}", style="dim")
+    if outcome.interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_USAGE if outcome.all_failed else EXIT_OK
+
+
+@contextmanager
+def _progress(steps: int, quiet: bool) -> Iterator[tuple]:
+    """(on_run, on_step) callbacks driving one progress bar, reset for each run; no-ops off a terminal."""
+    if quiet or not is_tty():
+        yield None, None
+        return
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("loss {task.fields[loss]}"))
+    with Progress(*columns, console=err, transient=True) as progress:
+        task = progress.add_task("baseline", total=steps, loss="-")
+
+        def on_run(variant: str, seed: int) -> None:
+            progress.reset(task, total=steps, description=f"{variant} (seed {seed})", loss="-")
+
+        def on_step(step: int, loss: float) -> None:
+            progress.update(task, completed=step + 1, loss=f"{loss:.4g}")
+
+        yield on_run, on_step
+
+
+def _list() -> int:
+    from rich.table import Table
+
+    from gradscope.remedies import catalogue
+
+    table = Table(title="remedies for `gradscope compare --remedy ID` (join with + to combine: act:relu+init:he)",
+                  title_justify="left")
+    for name in ("family", "ids", "what it does"):
+        table.add_column(name, overflow="fold")
+    for entry in catalogue():
+        table.add_row(entry.family, entry.usage, entry.summary)
+    out.print(table)
+    out.print("Without --remedy, compare picks remedies from the baseline's findings (see README: compare).",
+              style="dim")
+    return EXIT_OK

@@ -1,0 +1,287 @@
+"""Remedies: parsing and its errors, and what each remedy does to the run options and the model (no training here)."""
+
+import dataclasses
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from gradscope.errors import GradscopeError
+from gradscope.remedies import BASELINE, NotApplicable, Setup, catalogue, parse_remedies, parse_remedy
+from gradscope.remedies.defaults import default_remedies
+from gradscope.findings import Finding
+from gradscope.settings import Settings
+from gradscope.training import RunOptions
+
+
+def setup_for(model: nn.Module, **settings) -> Setup:
+    return Setup(Settings(**settings).validate(), RunOptions(variant="v"), model)
+
+
+def same_state(a: nn.Module, b: nn.Module) -> bool:
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+def sigmoid_mlp() -> nn.Sequential:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 8), nn.Sigmoid(), nn.Linear(8, 8), nn.Tanh(), nn.Linear(8, 2))
+
+
+# --- parsing ---------------------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, family", [("act:relu", "act"), ("act:leaky_relu", "act"), ("clip:1.0", "clip"),
+                                          ("clip:5", "clip"), ("lr:x0.1", "lr"), ("lr:3e-4", "lr"), ("init:he", "init"),
+                                          ("init:xavier", "init"), ("opt:adam", "opt"), ("norm:layer", "norm")])
+def test_valid_ids_parse_to_their_family_and_keep_the_id(text, family):
+    remedy = parse_remedy(text)
+    assert remedy.id == text and remedy.family == family and remedy.description
+
+
+@pytest.mark.parametrize("text", ["clip:abc", "lr:x-1", "lr:x0", "lr:0", "clip:-1", "clip:inf", "clip:nan", "lr:x",
+                                  "act:swish", "init:lecun", "opt:rmsprop", "norm:batch", "foo:1", "relu", "",
+                                  "act:relu+", "act:relu+clip:abc"])
+def test_an_unknown_or_malformed_id_is_a_user_error_listing_the_valid_ones(text):
+    with pytest.raises(GradscopeError) as info:
+        parse_remedy(text)
+    assert "valid remedies" in info.value.fix
+    for usage in ("act:relu|sigmoid|tanh|gelu|leaky_relu", "clip:MAX_NORM", "lr:xFACTOR", "init:he|xavier", "opt:"):
+        assert usage in info.value.fix
+
+
+def test_a_malformed_value_says_what_is_wrong_with_it():
+    with pytest.raises(GradscopeError, match=r"factor .* > 0, got '-1'"):
+        parse_remedy("lr:x-1")
+    with pytest.raises(GradscopeError, match="must be a number > 0, got 'abc'"):
+        parse_remedy("clip:abc")
+
+
+def test_parse_remedies_puts_the_baseline_first_and_runs_each_id_once():
+    ids = [r.id for r in parse_remedies(["clip:1.0", "baseline", "act:relu", "clip:1.0"])]
+    assert ids == ["baseline", "clip:1.0", "act:relu"]
+
+
+def test_catalogue_lists_every_family_with_examples_that_parse():
+    entries = catalogue()
+    assert {e.family for e in entries} == {"act", "clip", "lr", "init", "opt", "norm"}
+    for entry in entries:
+        for example in entry.examples:
+            assert parse_remedy(example).family == entry.family
+
+
+# --- run options ------------------------------------------------------------------------------------------------------
+
+def test_clip_sets_the_max_norm_and_nothing_else():
+    base = setup_for(nn.Linear(2, 2))
+    result = parse_remedy("clip:2.5").apply(base)
+    assert result.options == dataclasses.replace(base.options, clip=2.5) and result.model is base.model
+
+
+def test_lr_factor_multiplies_the_runs_learning_rate_and_an_absolute_value_replaces_it():
+    base = setup_for(nn.Linear(2, 2), lr=0.02)
+    assert parse_remedy("lr:x0.1").apply(base).options.lr == pytest.approx(0.002)
+    assert parse_remedy("lr:x10").apply(base).options.lr == pytest.approx(0.2)
+    assert parse_remedy("lr:3e-4").apply(base).options.lr == 3e-4
+    assert isinstance(parse_remedy("lr:0.02").apply(base), NotApplicable)
+    assert isinstance(parse_remedy("lr:x1").apply(base), NotApplicable)
+
+
+def test_optimizer_switches_and_is_not_applicable_when_already_in_use():
+    assert parse_remedy("opt:adam").apply(setup_for(nn.Linear(2, 2))).options.optimizer == "adam"
+    result = parse_remedy("opt:adam").apply(setup_for(nn.Linear(2, 2), optimizer="adam"))
+    assert isinstance(result, NotApplicable) and "already uses adam" in result.reason
+
+
+def test_baseline_changes_nothing():
+    base = setup_for(nn.Linear(2, 2))
+    assert BASELINE.apply(base) is base
+
+
+# --- activation swap: modules ----------------------------------------------------------------------------------------
+
+def test_activation_modules_are_swapped_and_every_weight_stays_identical():
+    original = sigmoid_mlp()
+    model = sigmoid_mlp()
+    result = parse_remedy("act:relu").apply(setup_for(model))
+    assert [type(m) for m in result.model] == [nn.Linear, nn.ReLU, nn.Linear, nn.ReLU, nn.Linear]
+    assert same_state(result.model, original)
+    assert "2 activation modules swapped to ReLU" in result.notes[0]
+    x = torch.randn(5, 4)
+    expected = original[4](torch.relu(original[2](torch.relu(original[0](x)))))  # the same weights, ReLU by hand
+    assert torch.allclose(result.model(x), expected)
+
+
+def test_a_shared_activation_module_is_replaced_wherever_it_is_held():
+    act = nn.Sigmoid()
+    model = nn.Sequential(nn.Linear(3, 3), act, nn.Linear(3, 3), act, nn.Linear(3, 1))
+    result = parse_remedy("act:tanh").apply(setup_for(model))
+    assert isinstance(result.model[1], nn.Tanh) and isinstance(result.model[3], nn.Tanh)
+
+
+def test_the_output_activation_is_kept():
+    model = nn.Sequential(nn.Linear(3, 3), nn.Tanh(), nn.Linear(3, 1), nn.Sigmoid())
+    result = parse_remedy("act:relu").apply(setup_for(model))
+    assert isinstance(result.model[1], nn.ReLU) and isinstance(result.model[3], nn.Sigmoid)
+    assert any("kept the output activation" in n for n in result.notes)
+
+
+def test_prelu_has_weights_and_is_not_swapped():
+    model = nn.Sequential(nn.Linear(3, 3), nn.PReLU(), nn.Linear(3, 1))
+    result = parse_remedy("act:relu").apply(setup_for(model))
+    assert isinstance(result, NotApplicable) and isinstance(model[1], nn.PReLU)
+
+
+@pytest.mark.parametrize("model, why", [
+    (nn.Sequential(nn.Linear(3, 3), nn.ReLU(), nn.Linear(3, 1)), "already relu"),
+    (nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 1), nn.Sigmoid()), "only activation is the model's output"),
+    (nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 1)), "no activation module"),
+])
+def test_nothing_to_swap_is_not_applicable_with_the_reason(model, why):
+    result = parse_remedy("act:relu").apply(setup_for(model))
+    assert isinstance(result, NotApplicable) and why in result.reason
+
+
+# --- activation swap: functions in forward (torch.fx) ----------------------------------------------------------------
+
+class Functional(nn.Module):
+    """Activations called as functions and as a tensor method, a buffer, a constant, and a layer forward never uses."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(1)
+        self.a, self.b, self.c = nn.Linear(4, 6), nn.Linear(6, 6), nn.Linear(6, 2)
+        self.unused = nn.Linear(4, 4)
+        self.register_buffer("scale", torch.full((6,), 0.5))
+
+    def forward(self, x):
+        h = torch.sigmoid(self.a(x)) * self.scale
+        h = F.tanh(self.b(h)) + torch.tensor(0.25)
+        return torch.sigmoid(self.c(h))  # the output activation
+
+
+def test_functional_activations_are_swapped_through_fx_and_the_model_keeps_its_modules():
+    original, model = Functional(), Functional()
+    names = [n for n, _ in model.named_parameters()]
+    result = parse_remedy("act:relu").apply(setup_for(model))
+    assert result.model is model and [n for n, _ in model.named_parameters()] == names  # `unused` too
+    assert same_state(model, original)
+    assert any("2 activation calls in forward swapped to relu() via torch.fx" in n for n in result.notes)
+    x = torch.randn(3, 4)
+    o = original
+    expected = torch.sigmoid(o.c(torch.relu(o.b(torch.relu(o.a(x)) * o.scale)) + 0.25))
+    assert torch.allclose(model(x), expected)
+
+
+def test_after_an_fx_swap_hooks_on_the_models_own_modules_still_fire():
+    model = Functional()
+    parse_remedy("act:gelu").apply(setup_for(model))
+    seen = []
+    model.b.register_forward_hook(lambda m, i, o: seen.append(o.shape))
+    model(torch.randn(2, 4))
+    assert seen == [torch.Size([2, 6])]
+
+
+class Untraceable(nn.Module):
+    """Data-dependent control flow: torch.fx cannot trace it."""
+
+    def __init__(self, with_module: bool):
+        super().__init__()
+        self.a, self.b = nn.Linear(3, 3), nn.Linear(3, 1)
+        self.act = nn.Tanh() if with_module else None
+
+    def forward(self, x):
+        h = self.a(x)
+        if h.sum() > 0:
+            h = h * 2
+        h = self.act(h) if self.act is not None else torch.tanh(h)
+        return self.b(h)
+
+
+def test_untraceable_without_activation_modules_is_not_applicable_and_says_why():
+    result = parse_remedy("act:relu").apply(setup_for(Untraceable(with_module=False)))
+    assert isinstance(result, NotApplicable)
+    assert "torch.fx could not trace forward" in result.reason and "no activation module" in result.reason
+
+
+def test_untraceable_with_activation_modules_swaps_them_and_notes_the_functions_it_could_not_see():
+    model = Untraceable(with_module=True)
+    result = parse_remedy("act:relu").apply(setup_for(model))
+    assert isinstance(model.act, nn.ReLU)
+    assert any("were not swapped: torch.fx could not trace forward" in n for n in result.notes)
+
+
+# --- init and norm ----------------------------------------------------------------------------------------------------
+
+def test_he_init_draws_weights_with_std_sqrt_2_over_fan_in_and_zero_biases():
+    model = nn.Sequential(nn.Linear(400, 300), nn.ReLU(), nn.Linear(300, 200))
+    result = parse_remedy("init:he").apply(setup_for(model))
+    for layer in (result.model[0], result.model[2]):
+        expected = math.sqrt(2 / layer.in_features)
+        assert layer.weight.std().item() == pytest.approx(expected, rel=0.05)
+        assert torch.count_nonzero(layer.bias) == 0
+
+
+def test_xavier_init_draws_weights_with_std_sqrt_2_over_fan_in_plus_fan_out():
+    model = nn.Sequential(nn.Linear(400, 300), nn.Tanh(), nn.Linear(300, 200))
+    parse_remedy("init:xavier").apply(setup_for(model))
+    assert model[2].weight.std().item() == pytest.approx(math.sqrt(2 / 500), rel=0.05)
+
+
+def test_init_is_seeded_by_the_runs_seed_and_leaves_the_global_rng_alone():
+    def weights(seed):
+        model = sigmoid_mlp()
+        parse_remedy("init:he").apply(setup_for(model, seed=seed))
+        return model[0].weight.clone()
+
+    a, b, c = weights(0), weights(0), weights(1)
+    assert torch.equal(a, b) and not torch.equal(a, c)
+    setup = setup_for(nn.Linear(3, 3))  # building the layer draws from the RNG; the remedy must not
+    before = torch.random.get_rng_state()
+    parse_remedy("init:he").apply(setup)
+    assert torch.equal(torch.random.get_rng_state(), before)
+
+
+def test_layer_norm_is_inserted_after_hidden_linears_without_changing_any_weight_or_name():
+    original, model = sigmoid_mlp(), sigmoid_mlp()
+    result = parse_remedy("norm:layer").apply(setup_for(model))
+    assert same_state(model, original)
+    assert list(model._modules) == ["0", "0_layernorm", "1", "2", "2_layernorm", "3", "4"]
+    x = torch.randn(7, 4)
+    h = F.layer_norm(original[0](x), (8,))
+    h = F.layer_norm(original[2](torch.sigmoid(h)), (8,))
+    assert torch.allclose(model(x), original[4](torch.tanh(h)), atol=1e-6)
+    assert "2 hidden Linear layers" in result.notes[0]
+
+
+def test_layer_norm_is_not_applicable_outside_a_sequential():
+    assert isinstance(parse_remedy("norm:layer").apply(setup_for(Functional())), NotApplicable)
+
+
+def test_a_combination_applies_its_parts_in_order_and_inherits_not_applicable():
+    model = sigmoid_mlp()
+    result = parse_remedy("act:relu+init:he+clip:1.0").apply(setup_for(model))
+    assert isinstance(model[1], nn.ReLU) and result.options.clip == 1.0 and len(result.notes) == 3
+    result = parse_remedy("clip:1.0+opt:sgd").apply(setup_for(sigmoid_mlp()))
+    assert isinstance(result, NotApplicable) and result.reason.startswith("opt:sgd: ")
+
+
+# --- default choice ---------------------------------------------------------------------------------------------------
+
+def finding(rule: str, layer: str | None = None) -> Finding:
+    return Finding(rule=rule, severity="error", message="m", layer=layer)
+
+
+@pytest.mark.parametrize("rules, kinds, optimizer, expected", [
+    (["vanishing"], {"sigmoid"}, "sgd", ["act:relu", "init:he", "act:relu+init:he", "norm:layer"]),
+    (["vanishing"], {"relu"}, "sgd", ["init:he", "norm:layer", "opt:adam"]),
+    (["nonfinite"], set(), "sgd", ["clip:1.0", "lr:x0.1"]),
+    (["nonfinite", "exploding"], set(), "sgd", ["clip:1.0", "lr:x0.1", "init:xavier"]),
+    (["dead_units"], {"relu"}, "sgd", ["act:leaky_relu", "lr:x0.1", "init:he"]),
+    (["loss_not_decreasing"], {"relu"}, "adam", ["lr:x10", "opt:sgd"]),
+    ([], {"relu"}, "sgd", ["lr:x0.1", "lr:x10", "opt:adam"]),
+])
+def test_default_remedies_follow_the_baselines_findings(rules, kinds, optimizer, expected):
+    chosen = default_remedies([finding(r) for r in rules], kinds, optimizer)
+    assert [r.id for r in chosen] == expected
