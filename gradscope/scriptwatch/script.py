@@ -1,0 +1,113 @@
+"""`gradscope run` as one function: run the script under a watch session, then diagnose and build the report.
+
+The report has the usual schema (`gradscope.report/1`, command "run"), one run per watched model, plus a `script`
+section saying how the script ended. Runs are the models whose optimizer stepped at least once.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from gradscope.pipeline import Outcome
+from gradscope.records import RunRecord
+from gradscope.scriptwatch.runner import CRASHED, INTERRUPTED, Ending, ScriptTarget, check_target, run_as_main
+from gradscope.scriptwatch.session import Session, WatchOptions
+from gradscope.settings import Settings
+
+
+@dataclass
+class ScriptOutcome(Outcome):
+    """pipeline.Outcome plus how the script ended and which rank this process is (only rank 0 reports)."""
+
+    ending: Ending = None  # type: ignore[assignment]
+    rank: int = 0
+
+    @property
+    def reporting(self) -> bool:
+        return self.rank == 0
+
+    @property
+    def interrupted(self) -> bool:
+        return self.ending.how == INTERRUPTED
+
+    @property
+    def error(self) -> str | None:
+        return self.ending.error
+
+
+def watch_script(target: ScriptTarget, settings: Settings, max_steps: int | None = None) -> ScriptOutcome:
+    from gradscope.report import build_report
+    from gradscope.rules import diagnose
+
+    check_target(target)
+    session = Session(WatchOptions(max_steps=max_steps, stats_every=settings.stats_every))
+    started = time.perf_counter()
+    with session.installed():
+        ending = run_as_main(target)
+    if ending.stop_error is not None:
+        raise ending.stop_error
+    seconds = time.perf_counter() - started
+    records = _records(session, ending, seconds)
+    for record in records:
+        record.findings = diagnose(record, settings.thresholds, settings.ignore)
+    report_settings = {"max_steps": max_steps, "stats_every": settings.stats_every, "fail_on": settings.fail_on}
+    report = build_report("run", target.shown, report_settings, records,
+                          script=_script_section(target, session, ending, seconds))
+    return ScriptOutcome(report, records, ending=ending, rank=session.rank)
+
+
+def _records(session: Session, ending: Ending, seconds: float) -> list[RunRecord]:
+    from gradscope.recording.table import to_record
+
+    records, names = [], _variant_names([type(r.model).__name__ for r in session.recorders])
+    for recorder, name in zip(session.recorders, names):
+        record = to_record(recorder, name, _meta(session, recorder, seconds))
+        if record.steps_recorded == 0:
+            continue  # a model whose optimizer never stepped
+        record.interrupted = ending.how == INTERRUPTED
+        record.error = _error_text(ending)
+        records.append(record)
+    return records
+
+
+def _variant_names(types: list[str]) -> list[str]:
+    """Class names, numbered where two models share one: ['Net', 'Net#2']."""
+    seen: dict[str, int] = {}
+    out = []
+    for name in types:
+        seen[name] = seen.get(name, 0) + 1
+        out.append(name if seen[name] == 1 else f"{name}#{seen[name]}")
+    return out
+
+
+def _meta(session: Session, recorder, seconds: float) -> dict[str, Any]:
+    ids = {id(p.tensor) for p in recorder.params}
+    optimizers = [o for o in session.optimizers if o.param_ids & ids]
+    n_params = sum(p.tensor.numel() for p in recorder.params)
+    layers = len({p.layer for p in recorder.params})
+    return {
+        "model": f"{type(recorder.model).__name__}: {layers} layers, {n_params:,} trainable parameters",
+        "data": "the script's own", "loss": "the script's own",
+        "optimizer": ", ".join(dict.fromkeys(o.name for o in optimizers)) or "?",
+        "lr": optimizers[0].lr if optimizers else None,
+        "device": str(recorder.params[0].tensor.device) if recorder.params else "cpu",
+        "seed": None, "stats_every": recorder.stats_every, "seconds": seconds,
+        "skipped_steps": recorder.skipped_steps, "world_size": session.world_size,
+    }
+
+
+def _error_text(ending: Ending) -> str | None:
+    if ending.how != CRASHED:
+        return None
+    return "\n".join(filter(None, [ending.error, ending.traceback]))
+
+
+def _script_section(target: ScriptTarget, session: Session, ending: Ending, seconds: float) -> dict[str, Any]:
+    return {
+        "target": target.name, "module": target.module, "args": list(target.args),
+        "ended": ending.how, "stop_reason": ending.reason, "error": ending.error, "traceback": ending.traceback,
+        "steps": session.steps, "seconds": seconds, "rank": session.rank, "world_size": session.world_size,
+        "optimizers": [o.name for o in session.optimizers], "unwatched_parameters": session.unowned_params,
+    }

@@ -1,0 +1,192 @@
+"""A watch session: the global hooks installed while a script runs, the recorders they start, and when to stop it.
+
+- Each optimizer the script creates is traced to its model(s) (discovery.py), and a ScriptRecorder is attached to
+  each; its loss is picked up from `Tensor.backward` as `gradscope.watch` does. Until the first step, the models are
+  those of all the optimizers created so far together, so one model split across two optimizers stays one model
+  (the price: models inside one container whose optimizers step separately, like a GAN's generator and
+  discriminator held by one nn.Module, are one model whose every optimizer step is a step). An optimizer created
+  after training began adds the models of its parameters not watched yet.
+- Steps are the recorders' optimizer steps (several optimizers stepping after one backward make one step; a step
+  the GradScaler skipped is not one). After the step that reaches --max-steps, the session *arms* a stop: the next
+  module call (or, failing that, the next step's optimizer) raises StopScript inside the script. Stopping there, not
+  in the step's own hook, lets every optimizer of the last step finish it. Nothing is installed for this until the
+  stop is armed, so watching costs nothing per forward pass.
+- The step hooks themselves are two Python calls per optimizer step; all measuring is the recorders' (batched).
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+import torch
+from torch.nn.modules.module import register_module_forward_pre_hook
+from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
+
+from gradscope.errors import GradscopeError
+from gradscope.recording.watch import _start_loss_capture, _stop_loss_capture
+from gradscope.scriptwatch import distributed
+from gradscope.scriptwatch.amp import grad_scalers_watched
+from gradscope.scriptwatch.discovery import models_for, optimizer_params, optimizers_created
+from gradscope.scriptwatch.recorders import ScriptRecorder
+from gradscope.scriptwatch.runner import StopScript
+
+MAX_STEPS = "max_steps"
+
+
+@dataclass(frozen=True)
+class WatchOptions:
+    max_steps: int | None = None
+    stats_every: int = 1
+    activations: bool = True
+
+
+@dataclass(frozen=True)
+class OptimizerInfo:
+    """An optimizer the script created: its class, first learning rate and parameters (ids)."""
+
+    name: str
+    lr: float | None
+    param_ids: frozenset[int]
+
+
+class Session:
+    def __init__(self, options: WatchOptions):
+        self.options = options
+        self.recorders: list[ScriptRecorder] = []
+        self.optimizers: list[OptimizerInfo] = []
+        self.unowned_params = 0  # optimised tensors that no nn.Module owns: not watched
+        self.rank, self.world_size = distributed.rank(), distributed.world_size()
+        self._optimized: dict[int, torch.Tensor] = {}  # every optimised parameter, in creation order
+        self._in_scaler_step = False
+        self._stop_reason: str | None = None
+        self._armed_at = 0
+        self._stop_handles: list = []
+
+    @contextmanager
+    def installed(self) -> Iterator["Session"]:
+        """Every global hook and patch, removed on exit; recorders are detached and their last step committed."""
+        with ExitStack() as stack:
+            stack.callback(self._detach_all)
+            stack.enter_context(optimizers_created(self.on_optimizer))
+            stack.enter_context(grad_scalers_watched(self._before_scaler_step, self._after_scaler_step))
+            for handle in (register_optimizer_step_pre_hook(self._before_step),
+                           register_optimizer_step_post_hook(self._after_step)):
+                stack.callback(handle.remove)
+            stack.callback(self._disarm)
+            yield self
+
+    # -- discovery --------------------------------------------------------------------------------------------------
+    def on_optimizer(self, optimizer: torch.optim.Optimizer) -> None:
+        params = optimizer_params(optimizer)
+        lr = optimizer.param_groups[0].get("lr") if optimizer.param_groups else None
+        self.optimizers.append(OptimizerInfo(type(optimizer).__name__, _number(lr), frozenset(map(id, params))))
+        for p in params:
+            self._optimized.setdefault(id(p), p)
+        if all(r.steps_taken == 0 for r in self.recorders):
+            # Before training: one model per root of everything optimised so far, so a model split across two
+            # optimizers (Muon for matrices, AdamW for the rest) is one model with its own parameter names.
+            roots, self.unowned_params = models_for(list(self._optimized.values()))
+            self._check_sharding([*params, *roots])
+            keep = [r for r in self.recorders if any(r.model is m for m in roots)]
+            self._detach([r for r in self.recorders if r not in keep])
+            self.recorders = keep
+            roots = [m for m in roots if not any(r.model is m for r in keep)]
+        else:  # a new optimizer mid-training: its new parameters' models are watched from now on
+            watched = {id(t.tensor) for r in self.recorders for t in r.params}
+            roots, unowned = models_for([p for p in params if id(p) not in watched])
+            self.unowned_params += unowned
+            self._check_sharding([*params, *roots])
+        for model in roots:
+            self._attach(model)
+
+    @staticmethod
+    def _check_sharding(objects: list) -> None:
+        problem = distributed.sharding_problem(objects)
+        if problem:
+            raise StopScript("unsupported", GradscopeError(
+                problem, fix="run the script with DDP or on one process to diagnose it; FSDP support is planned"))
+
+    def _attach(self, model: torch.nn.Module) -> None:
+        recorder = ScriptRecorder(model, stats_every=self.options.stats_every, activations=self.options.activations)
+        if not recorder.params:
+            return
+        _start_loss_capture(recorder)
+        try:
+            recorder.attach()
+        except BaseException:
+            _stop_loss_capture(recorder)
+            raise
+        self.recorders.append(recorder)
+
+    def _detach_all(self) -> None:
+        self._detach(self.recorders)
+
+    @staticmethod
+    def _detach(recorders: list[ScriptRecorder]) -> None:
+        for recorder in recorders:
+            try:
+                recorder.detach()
+            finally:
+                _stop_loss_capture(recorder)
+
+    # -- steps ------------------------------------------------------------------------------------------------------
+    @property
+    def steps(self) -> int:
+        return max((r.steps_taken for r in self.recorders), default=0)
+
+    def _before_step(self, optimizer, args, kwargs) -> None:
+        # The safety net of an armed stop: a new step began (a backward committed the last one) with no module call.
+        if self._stop_reason and any(r.step >= self._armed_at for r in self.recorders):
+            raise StopScript(self._stop_reason)
+
+    def _after_step(self, optimizer, args, kwargs) -> None:
+        if not self._in_scaler_step:  # inside GradScaler.step, wait: the step may yet turn out skipped
+            self._check_progress()
+
+    def _before_scaler_step(self, optimizer, scale: torch.Tensor | None) -> None:
+        self._in_scaler_step = True
+        if scale is not None:
+            for recorder in self._holding(optimizer):
+                recorder.unscale(scale)
+
+    def _after_scaler_step(self, optimizer, skipped: bool) -> None:
+        self._in_scaler_step = False
+        if skipped:
+            for recorder in self._holding(optimizer):
+                recorder.discard_step()
+        self._check_progress()
+
+    def _holding(self, optimizer) -> list[ScriptRecorder]:
+        return [r for r in self.recorders if r.holds(optimizer)]
+
+    def _check_progress(self) -> None:
+        self.rank, self.world_size = distributed.rank(), distributed.world_size()  # now that the script set them up
+        limit = self.options.max_steps
+        if limit is not None and self.steps >= limit and not self._stop_reason:
+            self._arm(MAX_STEPS)
+
+    # -- stopping ---------------------------------------------------------------------------------------------------
+    def _arm(self, reason: str) -> None:
+        self._stop_reason, self._armed_at = reason, self.steps
+        pid = os.getpid()
+
+        def stop(module, args):
+            if os.getpid() == pid:  # not in a DataLoader worker forked after arming (transforms can be modules)
+                raise StopScript(reason)
+
+        self._stop_handles.append(register_module_forward_pre_hook(stop))
+
+    def _disarm(self) -> None:
+        for handle in self._stop_handles:
+            handle.remove()
+        self._stop_handles.clear()
+
+
+def _number(value) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None  # e.g. a tensor learning rate on another device: shown as unknown

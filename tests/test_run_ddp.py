@@ -1,0 +1,117 @@
+"""`gradscope run` under DistributedDataParallel: two processes on the CPU (gloo, 127.0.0.1), started the way torchrun
+starts them (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT), each running `python -m gradscope run`.
+
+The script computes the reference itself: each rank's gradient on a plain copy of the model, all-reduced and averaged
+by hand. Rank 0's recorded norms must be those of the averaged gradient (not its local one), taken before the
+script's clipping; rank 0 reports, rank 1 writes nothing; --max-steps stops both ranks at the same step.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+SCRIPT = """\
+import copy, json, sys
+import torch, torch.distributed as dist
+from torch import nn
+
+torch.set_num_threads(1)
+dist.init_process_group("gloo")
+rank, world = dist.get_rank(), dist.get_world_size()
+torch.manual_seed(0)
+model = nn.Sequential(nn.Linear(4, 8), nn.Tanh(), nn.Linear(8, 1))
+replica = copy.deepcopy(model)
+ddp = nn.parallel.DistributedDataParallel(model)
+opt = torch.optim.SGD(ddp.parameters(), lr=0.1)
+data = torch.Generator().manual_seed(100 + rank)  # each rank its own batches
+averaged, local = [], []
+try:
+    for step in range(100):
+        x, y = torch.randn(8, 4, generator=data), torch.randn(8, 1, generator=data) * 3
+        replica.load_state_dict(model.state_dict())
+        grads = torch.autograd.grad(nn.functional.mse_loss(replica(x), y), list(replica.parameters()))
+        names = [n for n, _ in replica.named_parameters()]
+        local.append({n: g.norm().item() for n, g in zip(names, grads)})
+        for g in grads:
+            dist.all_reduce(g)
+        averaged.append({n: (g / world).norm().item() for n, g in zip(names, grads)})
+        opt.zero_grad()
+        nn.functional.mse_loss(ddp(x), y).backward()
+        torch.nn.utils.clip_grad_norm_(ddp.parameters(), 1e-4)
+        opt.step()
+finally:
+    if rank == 0:
+        with open(sys.argv[1], "w") as f:
+            json.dump({"averaged": averaged, "local": local}, f)
+    dist.destroy_process_group()
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def ddp_run(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("ddp")
+    (folder / "train.py").write_text(SCRIPT)
+    port, procs = _free_port(), []
+    for rank in (0, 1):
+        env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": "2",
+               "RANK": str(rank), "LOCAL_RANK": str(rank), "OMP_NUM_THREADS": "1", "COLUMNS": "120"}
+        cmd = [sys.executable, "-m", "gradscope", "run", "--max-steps", "3", "--json", f"report{rank}.json",
+               "--csv", f"table{rank}.csv", "train.py", "expected.json"]
+        procs.append(subprocess.Popen(cmd, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                      text=True))
+    try:
+        outputs = [p.communicate(timeout=240) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    return folder, [p.returncode for p in procs], outputs
+
+
+def test_both_ranks_stop_at_max_steps_and_only_rank_0_reports(ddp_run):
+    folder, codes, outputs = ddp_run
+    assert codes == [0, 0], outputs
+    assert "gradscope run: Sequential" in outputs[0][0] and "rank 0 of 2" in outputs[0][0]
+    assert "gradscope run" not in outputs[1][0]
+    assert (folder / "report0.json").exists() and not (folder / "report1.json").exists()
+    assert not (folder / "table1.csv").exists()
+    script = json.loads((folder / "report0.json").read_text())["script"]
+    assert (script["ended"], script["steps"], script["world_size"]) == ("stopped", 3, 2)
+
+
+def test_rank_0_records_the_averaged_gradient_before_clipping(ddp_run):
+    folder, codes, outputs = ddp_run
+    assert codes == [0, 0], outputs
+    expected = json.loads((folder / "expected.json").read_text())
+    names = ["0.weight", "0.bias", "2.weight", "2.bias"]
+    table = pd.read_csv(folder / "table0.csv").pivot(index="step", columns="param", values="grad_norm")[names]
+    averaged = np.array([[row[n] for n in names] for row in expected["averaged"]])
+    local = np.array([[row[n] for n in names] for row in expected["local"]])
+    assert len(table) == len(averaged) == 3
+    np.testing.assert_allclose(table.to_numpy(), averaged, rtol=1e-5)
+    assert np.abs(local / averaged - 1).max() > 0.05  # rank 0's own gradient would have been told apart
+    assert averaged.max() > 1e-3  # clipping to 1e-4 would have hidden them
+
+
+def test_sharded_parameters_are_refused_by_name_without_importing_fsdp():
+    import torch
+
+    from gradscope.scriptwatch.distributed import sharding_problem
+
+    class DTensor(torch.Tensor):  # stands in for torch.distributed.tensor.DTensor (FSDP2's parameters)
+        pass
+
+    assert sharding_problem([torch.zeros(1)]) is None
+    assert "DTensor" in sharding_problem([torch.zeros(1), torch.zeros(2).as_subclass(DTensor)])
