@@ -92,6 +92,18 @@ def test_error_finding_fails_with_exit_1(tmp_path):
     assert "nonfinite" in result.output and "FAILED" in result.output
 
 
+def test_junit_and_github_annotations_report_the_failing_finding(tmp_path):
+    import xml.etree.ElementTree as ET
+
+    script = _script(tmp_path, "train(6, nan_at=3)\n")
+    result = invoke("run", "--junit", tmp_path / "j.xml", "--format", "github", script)
+    assert result.exit_code == 1, result.output
+    suite = ET.parse(tmp_path / "j.xml").getroot()
+    suite = suite if suite.tag == "testsuite" else suite.find("testsuite")
+    assert int(suite.get("failures")) == 1 and len(suite.findall(".//failure")) == 1
+    assert any(line.startswith("::error file=") and "nonfinite" in line for line in result.output.splitlines())
+
+
 def test_fail_on_warning_turns_warnings_into_exit_1(tmp_path):
     script = _script(tmp_path, "train(12, lr=0.0)\n")  # the weights never move: update_ratio warns
     default, strict = invoke("run", script), invoke("run", "--fail-on", "warning", script)

@@ -8,9 +8,8 @@ import typer
 
 from gradscope.cli import options as o
 from gradscope.cli.app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, app, err, guarded, out
+from gradscope.cli.ci_output import check_ci_options, print_annotations, write_junit
 from gradscope.cli.progress import step_progress
-
-FORMATS = ("text", "github")
 
 MaybeTarget = Annotated[Optional[str], typer.Argument(
     help="Model file: PATH.py or PATH.py:NAME. [default: `model` under [tool.gradscope] in pyproject.toml]",
@@ -21,12 +20,6 @@ CheckQuiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar
 CheckIgnore = Annotated[Optional[list[str]], typer.Option(
     "--ignore", help="Rule id or check name to mute (repeatable); a muted rule also excuses the sanity failures "
                      "it explains.")]
-FailOn = Annotated[Optional[str], typer.Option(
-    "--fail-on", help="error | warning: the least severe finding that fails the check. [default: error]")]
-Junit = Annotated[Optional[str], typer.Option("--junit", help="Write JUnit XML (one testcase per check) to this path.")]
-Format = Annotated[str, typer.Option(
-    "--format", help="text | github: github also prints GitHub Actions annotations (::error ...). [default: text]",
-    show_default=False)]
 OverfitSteps = Annotated[Optional[int], typer.Option(
     "--overfit-steps", help="Also check that N steps on one fixed batch lower the loss, against the same run at lr=0.")]
 OverfitDrop = Annotated[Optional[float], typer.Option(
@@ -43,7 +36,7 @@ def check(
     optimizer: o.Optimizer = None, momentum: o.Momentum = None, seed: o.Seed = None, device: CheckDevice = None,
     data: o.Data = None, target: o.TargetColumn = None, loss: o.Loss = None, json: o.Json = None, csv: o.Csv = None,
     config: o.Config = None, stats_every: o.StatsEvery = None, threshold: o.Threshold = None,
-    ignore: CheckIgnore = None, fail_on: FailOn = None, junit: Junit = None, format: Format = "text",
+    ignore: CheckIgnore = None, fail_on: o.FailOn = None, junit: o.Junit = None, format: o.Format = "text",
     overfit_steps: OverfitSteps = None, overfit_drop: OverfitDrop = None, baseline: Baseline = None,
     baseline_factor: BaselineFactor = None, quiet: CheckQuiet = False,
 ) -> None:
@@ -63,28 +56,18 @@ def check(
 def _check(flags: dict, check_flags: dict, config, thresholds, junit: str | None, fmt: str, quiet: bool) -> int:
     from gradscope import check as gate_run
     from gradscope import pipeline
-    from gradscope.atomic import check_output_path, write_atomic
-    from gradscope.errors import GradscopeError
     from gradscope.interrupts import stop_on_sigint
     from gradscope.render.check_view import summary
 
-    if fmt not in FORMATS:
-        raise GradscopeError(f"unknown --format {fmt!r}", fix=f"use {' or '.join(FORMATS)}")
+    check_ci_options(junit, fmt)
     settings, options = gate_run.resolve(flags, config, thresholds, check_flags)
     o.check_outputs(settings)
-    if junit:
-        check_output_path(junit, "--junit")
     with stop_on_sigint() as stop, step_progress(settings.steps, "checking", quiet) as on_step:
         result = gate_run.run_check(settings, options, on_step=on_step, should_stop=stop)
     written = pipeline.write_outputs(result.outcome, settings)
-    if junit:
-        from gradscope.junit import to_junit_xml
-
-        write_atomic(junit, to_junit_xml(f"gradscope check {options.model}", result.result.checks))
-        written.append(junit)
+    write_junit(junit, f"gradscope check {options.model}", result.result.checks, written)
     out.print(summary(result.result, _title(options.model, settings)))
-    if fmt == "github":
-        _print_annotations(result, options.model)
+    print_annotations(fmt, result.result.checks, result.findings, _model_file(options.model))
     for path in written:
         err.print(f"wrote {path}", style="dim")
     if result.interrupted:
@@ -97,9 +80,5 @@ def _title(model: str, settings) -> str:
             f"{settings.steps} steps, seed {settings.seed}, {settings.device})")
 
 
-def _print_annotations(result, model: str) -> None:
-    from gradscope.github import github_annotations
-
-    path = model.split(".py:")[0] + ".py" if ".py:" in model else model
-    for line in github_annotations(result.result.checks, result.findings, file=path):
-        out.print(line, markup=False, highlight=False, emoji=False, soft_wrap=True)
+def _model_file(model: str) -> str:
+    return model.split(".py:")[0] + ".py" if ".py:" in model else model

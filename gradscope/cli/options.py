@@ -29,6 +29,14 @@ Threshold = Annotated[Optional[list[str]], typer.Option(
     "--threshold", help="Override a rule threshold, KEY=VALUE, e.g. vanishing.ratio=1e-4 (repeatable).")]
 Ignore = Annotated[Optional[list[str]], typer.Option("--ignore", help="Rule id to mute (repeatable).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the findings; no progress bar.")]
+# The CI gate's options, shared by `check` and `run`.
+FailOn = Annotated[Optional[str], typer.Option(
+    "--fail-on", help="error | warning: the least severe finding that fails the gate (exit 1). [default: error]")]
+Junit = Annotated[Optional[str], typer.Option("--junit", help="Write JUnit XML (one testcase per check) to this path.")]
+Format = Annotated[str, typer.Option(
+    "--format", help="text | github: github also prints GitHub Actions annotations (::error ...). [default: text]",
+    show_default=False)]
+FORMATS = ("text", "github")
 
 
 def settings_from(flags: dict[str, Any], config: Path | None, thresholds: list[str] | None = None):

@@ -12,6 +12,7 @@ import typer
 
 from gradscope.cli import options as o
 from gradscope.cli.app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, app, err, guarded, out
+from gradscope.cli.ci_output import check_ci_options, print_annotations, write_junit
 
 Script = Annotated[str, typer.Argument(help="The training script, PATH.py (or with -m, a module name).",
                                        metavar="SCRIPT", show_default=False)]
@@ -20,8 +21,6 @@ ScriptArgs = Annotated[Optional[list[str]], typer.Argument(help="Arguments for t
 MaxSteps = Annotated[Optional[int], typer.Option(
     "--max-steps", min=1, help="Stop the script cleanly after N optimizer steps (its finally blocks run).")]
 Module = Annotated[bool, typer.Option("-m", "--module", help="SCRIPT is a module name, run like python -m.")]
-FailOn = Annotated[Optional[str], typer.Option(
-    "--fail-on", help="error | warning: the least severe finding that makes the exit code 1. [default: error]")]
 
 # Stop parsing at SCRIPT: what follows belongs to the script, even options gradscope also has (--config, -q).
 SCRIPT_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True, "allow_interspersed_args": False}
@@ -31,7 +30,8 @@ SCRIPT_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True, "allow_
 def run(
     script: Script, args: ScriptArgs = None, max_steps: MaxSteps = None, module: Module = False,
     json: o.Json = None, csv: o.Csv = None, config: o.Config = None, stats_every: o.StatsEvery = None,
-    threshold: o.Threshold = None, ignore: o.Ignore = None, fail_on: FailOn = None, quiet: o.Quiet = False,
+    threshold: o.Threshold = None, ignore: o.Ignore = None, fail_on: o.FailOn = None, junit: o.Junit = None,
+    format: o.Format = "text", quiet: o.Quiet = False,
 ) -> None:
     """Run a training script unchanged, watch the gradients of the models it trains, and diagnose them.
 
@@ -41,16 +41,19 @@ def run(
     report for the steps recorded). Under torchrun, rank 0 reports and the other ranks write nothing.
     """
     flags = dict(json=json, csv=csv, stats_every=stats_every, ignore=ignore, fail_on=fail_on)
-    guarded(lambda: _run(script, tuple(args or ()), module, max_steps, flags, config, threshold, quiet))
+    ci = (junit, format)
+    guarded(lambda: _run(script, tuple(args or ()), module, max_steps, flags, config, threshold, ci, quiet))
 
 
 def _run(script: str, args: tuple[str, ...], module: bool, max_steps, flags: dict, config, thresholds,
-         quiet: bool) -> int:
+         ci: tuple[str | None, str], quiet: bool) -> int:
     from gradscope import pipeline
     from gradscope.errors import GradscopeError
     from gradscope.rules import validate_rule_ids
     from gradscope.scriptwatch import ScriptTarget, watch_script
 
+    junit, fmt = ci
+    check_ci_options(junit, fmt)
     settings = o.settings_from(flags, config, thresholds)
     validate_rule_ids(settings.ignore)  # before the script runs, not after
     o.check_outputs(settings)
@@ -61,6 +64,8 @@ def _run(script: str, args: tuple[str, ...], module: bool, max_steps, flags: dic
         return EXIT_USAGE if outcome.error else EXIT_OK
     gate = _gate(outcome, settings)
     written = pipeline.write_outputs(outcome, settings)
+    findings = [f for run in outcome.report["runs"] for f in run["findings"]]
+    write_junit(junit, f"gradscope run {script}", gate.checks, written)
     for path in written:
         err.print(f"wrote {path}", style="dim")
     if not outcome.records and outcome.ending.how in ("finished", "stopped"):
@@ -68,6 +73,7 @@ def _run(script: str, args: tuple[str, ...], module: bool, max_steps, flags: dic
                              fix="gradscope run watches torch.optim optimizers over nn.Module parameters created "
                                  "while the script runs; check that the script trains with its arguments")
     _show(outcome, gate, max_steps, quiet)
+    print_annotations(fmt, gate.checks, findings, None if module else script)
     if outcome.interrupted:
         return EXIT_INTERRUPTED
     if outcome.error:
