@@ -11,6 +11,9 @@ import pytest
 
 from cli_helpers import SAMPLES, gradscope_frames, invoke
 
+# Subprocesses train tiny models: one torch thread, as in-process tests (conftest.py), keeps them fast on 2 cores.
+ONE_THREAD = {**os.environ, "OMP_NUM_THREADS": "1"}
+
 SLOW_MODEL = """
 import time
 from pathlib import Path
@@ -40,7 +43,7 @@ def test_ctrl_c_stops_at_a_step_boundary_writes_the_partial_report_and_exits_130
     report = tmp_path / "r.json"
     proc = subprocess.Popen([sys.executable, "-m", "gradscope", "inspect", str(tmp_path / "slow.py"),
                              "--steps", "100000", "--json", str(report)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ONE_THREAD)
     deadline = time.time() + 120
     while not (tmp_path / "started").exists():
         assert proc.poll() is None, proc.communicate()
@@ -104,7 +107,7 @@ def test_same_seed_gives_identical_numbers_in_two_processes(tmp_path, model):
     for name in ("a", "b"):
         path = tmp_path / f"{name}.json"
         subprocess.run([sys.executable, "-m", "gradscope", "inspect", str(SAMPLES / f"{model}.py"), "--steps", "15",
-                        "--json", str(path), "--quiet"], check=True, capture_output=True)
+                        "--json", str(path), "--quiet"], check=True, capture_output=True, env=ONE_THREAD)
         run = json.loads(path.read_text())["runs"][0]
         reports.append((run["losses"], run["layers"]))
     assert reports[0] == reports[1]
