@@ -1,0 +1,416 @@
+"""How good is a learning-rate pick? Normalised regret of gradscope sweep-lr (and of range-test picks) on a suite.
+
+    python benchmarks/lr_regret.py            # 3 models x 2 optimizers x 3 seeds: 3-4 min on a quiet 2-core CPU
+    python benchmarks/lr_regret.py --quick    # 1 seed, 60 steps: a smoke run (~1 min)
+    python benchmarks/lr_regret.py --seeds 5 --steps 200 --rungs 2 --verbose
+    python benchmarks/lr_regret.py --only speed --repeats 15
+
+For each (model, optimizer, seed) with a fixed step budget S, every learning rate is trained from the same initial
+weights, with the same batches in the same order and the same seed, and scored by the loss on a fixed evaluation set
+(the first 512 samples, eval mode). L0 is the initial loss and L* the best of a dense log grid (2 points per decade,
+extended until its best is interior). A pick's normalised regret is r = (L(pick) - L*) / (L0 - L*): 0 is as good
+as the dense grid, 1 no better than not training. A pick "diverged" when its run turned NaN/Inf or ended above
+4 x L0. Rows: gradscope's grid (the default of `gradscope sweep-lr`), the valley candidate of gradscope's range
+test, and torch-lr-finder's steepest-slope suggestion when torch-lr-finder is installed (pip install
+torch-lr-finder --no-deps; it also needs matplotlib and tqdm). Cost is in training steps and seconds; "x range" is
+gradscope's steps over one 100-step range test. A deep sigmoid net with plain SGD, which no learning rate trains,
+checks that gradscope answers "inconclusive".
+
+A second table times the range test's loop against a plain training loop of the same steps (interleaved blocks,
+median of paired ratios of process CPU time, torch on one thread): the target is at most 1.05x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import math
+import os
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+from gradscope.sweep.api import sweep_lr
+from gradscope.sweep.range_test import run_ramp
+from gradscope.sweep.state import model_state
+
+EVAL, BATCH, RANGE_STEPS = 512, 32, 100
+os.environ.setdefault("TQDM_DISABLE", "1")  # torch-lr-finder's progress bar; tqdm reads this when imported
+
+
+# -- the suite ----------------------------------------------------------------------------------------------------
+def teacher_data(x: torch.Tensor, classes: int, gen: torch.Generator) -> torch.Tensor:
+    w = torch.randn(x[0].numel(), classes, generator=gen)
+    return (x.reshape(len(x), -1) @ w).argmax(dim=1)
+
+
+def mlp_task(gen):
+    x = torch.randn(2048, 20, generator=gen)
+
+    def build():  # built inside, after make_case seeds torch: the init is the seed's
+        layers, width = [], 20
+        for _ in range(4):
+            layers += [nn.Linear(width, 64), nn.ReLU()]
+            width = 64
+        return nn.Sequential(*layers, nn.Linear(64, 3))
+    return build, x, teacher_data(x, 3, gen)
+
+
+def cnn_task(gen):
+    x = torch.randn(2048, 3, 12, 12, generator=gen)
+    pooled = nn.functional.avg_pool2d(x, 4)
+    def build():
+        block = lambda i, o: [nn.Conv2d(i, o, 3, padding=1, bias=False), nn.BatchNorm2d(o), nn.ReLU(), nn.MaxPool2d(2)]
+        return nn.Sequential(*block(3, 8), *block(8, 16), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 4))
+    return build, x, teacher_data(pooled, 4, gen)
+
+
+class Tiny(nn.Module):
+    def __init__(self, vocab=16, d=32, classes=4, seq=8):
+        super().__init__()
+        self.embed, self.pos = nn.Embedding(vocab, d), nn.Parameter(torch.zeros(seq, d))
+        layer = nn.TransformerEncoderLayer(d, 4, 64, dropout=0.0, batch_first=True, norm_first=True)
+        self.encoder = nn.TransformerEncoder(layer, 1, enable_nested_tensor=False)
+        self.head = nn.Linear(d, classes)
+
+    def forward(self, tokens):
+        return self.head(self.encoder(self.embed(tokens) + self.pos).mean(dim=1))
+
+
+def transformer_task(gen):
+    x = torch.randint(0, 16, (2048, 8), generator=gen)
+    y = x[:, 0] % 4  # the class of the first token: attention has to single out position 0
+    return Tiny, x, y
+
+
+def sigmoid_task(gen):
+    x = torch.randn(2048, 20, generator=gen)
+    def build():
+        layers, width = [], 20
+        for _ in range(11):
+            layers += [nn.Linear(width, 32), nn.Sigmoid()]
+            width = 32
+        return nn.Sequential(*layers, nn.Linear(32, 3))
+    return build, x, teacher_data(x, 3, gen)
+
+
+TASKS = {"mlp": mlp_task, "cnn": cnn_task, "transformer": transformer_task}
+OPTIMIZERS: dict[str, Callable] = {
+    "sgd+momentum": lambda params, lr: torch.optim.SGD(params, lr=lr, momentum=0.9),
+    "adam": lambda params, lr: torch.optim.Adam(params, lr=lr),
+    "sgd": lambda params, lr: torch.optim.SGD(params, lr=lr),
+}
+DENSE = {"sgd+momentum": (1e-4, 3.0), "adam": (1e-5, 0.3), "sgd": (1e-3, 30.0)}
+
+
+@dataclass
+class Case:
+    task: str
+    opt: str
+    seed: int
+    model: nn.Module
+    x: torch.Tensor
+    y: torch.Tensor
+    batches: list
+    eval: tuple
+
+
+def make_case(task: str, opt: str, seed: int, steps: int) -> Case:
+    gen = torch.Generator().manual_seed(1000 + seed)
+    build, x, y = (sigmoid_task if task == "deep-sigmoid" else TASKS[task])(gen)
+    torch.manual_seed(seed)
+    model = build()
+    order = torch.Generator().manual_seed(seed)
+    batches = []
+    while len(batches) < max(steps, RANGE_STEPS):
+        perm = torch.randperm(len(x), generator=order)
+        batches += [(x[perm[i:i + BATCH]], y[perm[i:i + BATCH]]) for i in range(0, len(x) - BATCH + 1, BATCH)]
+    return Case(task, opt, seed, model, x, y, batches[:max(steps, RANGE_STEPS)], (x[:EVAL], y[:EVAL]))
+
+
+# -- the reference: train one lr from the case's start, score it ----------------------------------------------------
+def train_and_score(case: Case, lr: float, steps: int, initial: dict) -> float:
+    model = case.model
+    model.load_state_dict(initial)
+    torch.manual_seed(case.seed)
+    model.train()
+    opt = OPTIMIZERS[case.opt](model.parameters(), lr)
+    for x, y in case.batches[:steps]:
+        opt.zero_grad(set_to_none=True)
+        loss = nn.functional.cross_entropy(model(x), y)
+        loss.backward()
+        opt.step()
+    return eval_loss(model, case.eval)
+
+
+def eval_loss(model: nn.Module, data) -> float:
+    model.eval()
+    with torch.no_grad():
+        value = float(nn.functional.cross_entropy(model(data[0]), data[1]))
+    model.train()
+    return value
+
+
+def dense_best(case: Case, steps: int, initial: dict, scores: dict) -> float:
+    """L*: 2 points per decade over the optimizer's usual range, extended while the best sits on an edge."""
+    lo, hi = DENSE[case.opt]
+    lrs = [lo * 10 ** (k / 2) for k in range(int(round(2 * math.log10(hi / lo))) + 1)]
+    for lr in lrs:
+        scores[lr] = train_and_score(case, lr, steps, initial)
+    for _ in range(6):
+        finite = {lr: v for lr, v in scores.items() if math.isfinite(v)}
+        best = min(finite, key=finite.get)
+        edge = min(scores) if best == min(scores) else max(scores) if best == max(scores) else None
+        if edge is None:
+            break
+        new = edge / 10 ** 0.5 if edge == min(scores) else edge * 10 ** 0.5
+        scores[new] = train_and_score(case, new, steps, initial)
+    return min(v for v in scores.values() if math.isfinite(v))
+
+
+def score_pick(case, lr, steps, initial, scores) -> float:
+    if lr is None:
+        return math.nan
+    if lr not in scores:
+        scores[lr] = train_and_score(case, lr, steps, initial)
+    return scores[lr]
+
+
+# -- the pickers ----------------------------------------------------------------------------------------------------
+SCHEDULE = {"rungs": 3, "eta": 2}  # gradscope's default; --rungs/--eta try another
+
+
+def gradscope_grid(case: Case, steps: int):
+    started = time.perf_counter()
+    result = sweep_lr(case.model, case.batches, nn.functional.cross_entropy, eval_data=case.eval,
+                      optimizer=OPTIMIZERS[case.opt], steps=steps, seed=case.seed, **SCHEDULE)
+    return result.decision.lr, result.steps_spent, time.perf_counter() - started, result
+
+
+def gradscope_range(case: Case, steps: int):
+    started = time.perf_counter()
+    result = sweep_lr(case.model, case.batches, nn.functional.cross_entropy, eval_data=case.eval,
+                      optimizer=OPTIMIZERS[case.opt], mode="range", seed=case.seed)
+    return result.range.candidates.get("valley"), result.steps_spent, time.perf_counter() - started, result
+
+
+def lr_finder(case: Case, steps: int):
+    """torch-lr-finder's range test (1e-7 to 10, 100 steps, exponential) and its steepest-gradient suggestion,
+    computed as its plot(suggest_lr=True) does: argmin of np.gradient of the losses, skipping 10 first and 5 last."""
+    import numpy as np
+    from torch_lr_finder import LRFinder
+
+    started = time.perf_counter()
+    initial = model_state(case.model)
+    torch.manual_seed(case.seed)
+    opt = OPTIMIZERS[case.opt](case.model.parameters(), 1e-7)
+    finder = LRFinder(case.model, opt, nn.CrossEntropyLoss(), device="cpu")
+    chosen = case.batches[:RANGE_STEPS]  # the same batches in the same order, through a DataLoader as it requires
+    data = torch.utils.data.TensorDataset(torch.cat([x for x, _ in chosen]), torch.cat([y for _, y in chosen]))
+    loader = torch.utils.data.DataLoader(data, batch_size=BATCH, shuffle=False)
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        finder.range_test(loader, end_lr=10, num_iter=RANGE_STEPS, step_mode="exp")
+    lrs, losses = finder.history["lr"][10:-5], finder.history["loss"][10:-5]
+    finder.reset()
+    case.model.load_state_dict(initial)
+    pick = float(lrs[int(np.gradient(np.array(losses)).argmin())]) if len(losses) > 2 else None
+    return pick, len(finder.history["lr"]), time.perf_counter() - started, None
+
+
+def have_lr_finder() -> bool:
+    try:
+        import torch_lr_finder
+    except Exception:
+        return False
+    return torch_lr_finder is not None
+
+
+# -- the range test's speed ---------------------------------------------------------------------------------------
+SPEED_STEPS = 96
+
+
+def ramp_speed(repeats: int) -> list[list[str]]:
+    """Median paired ratio of the ramp loop (bare, and under watch() as --mode range runs it) to a plain loop."""
+    from gradscope.recording.watch import watch
+
+    rows = []
+    for task in ("mlp", "cnn"):
+        case = make_case(task, "sgd+momentum", 0, SPEED_STEPS)
+        initial = model_state(case.model)
+        batches, lrs = case.batches[:SPEED_STEPS], [1e-5] * SPEED_STEPS  # a constant lr: the loop's cost is timed
+
+        def plain():
+            opt = torch.optim.SGD(case.model.parameters(), lr=1e-5, momentum=0.9)
+            for x, y in batches:
+                opt.zero_grad(set_to_none=True)
+                nn.functional.cross_entropy(case.model(x), y).backward()
+                opt.step()
+
+        def ramp():
+            opt = torch.optim.SGD(case.model.parameters(), lr=1e-5, momentum=0.9)
+            run_ramp(case.model, opt, batches, nn.functional.cross_entropy, lrs, torch.device("cpu"),
+                     shuffle=lambda y: y[torch.randperm(len(y))])
+
+        def recorded():
+            with watch(case.model, stats_every=10**9, activations=False):
+                ramp()
+
+        def timed(fn):
+            # CPU time of this (one-threaded) process: other users of a shared machine hardly move it
+            case.model.load_state_dict(initial)
+            start = time.process_time()
+            fn()
+            return time.process_time() - start
+
+        timed(plain), timed(ramp), timed(recorded)  # warm-up
+        bare, rec, per_step = [], [], []
+        for _ in range(repeats):
+            a, b, c, d = timed(plain), timed(ramp), timed(recorded), timed(plain)
+            bare.append(b / ((a + d) / 2))
+            rec.append(c / ((a + d) / 2))
+            per_step.append((a + d) / 2 / SPEED_STEPS)
+        for name, ratios, target in (("ramp (grid bracketing)", bare, 1.05), ("ramp + watch (--mode range)", rec, None)):
+            q = statistics.quantiles(ratios, n=4) if len(ratios) > 1 else [ratios[0]] * 3
+            med = statistics.median(ratios)
+            verdict = "-" if target is None else ("met" if med <= target else "NOT met")
+            rows.append([task, name, f"{statistics.median(per_step) * 1e3:.2f}", f"{med:.3f}x",
+                         f"{q[0]:.3f}-{q[2]:.3f}", verdict])
+        added = added_work()
+        rows.append([task, "plain + the ramp's added work, timed alone", f"{statistics.median(per_step) * 1e3:.2f}",
+                     f"{1 + added / statistics.median(per_step):.3f}x", f"{added * 1e6:.1f} us/step", ""])
+    return rows
+
+
+def added_work(blocks: int = 2000) -> float:
+    """Seconds per step of what the ramp adds to a plain step (setting the lr, keeping the loss, and per block of
+    CHECK_EVERY steps: the shuffled-target loss, one stacked read-back, the stop rule), timed in a tight loop: on a
+    shared machine this is steadier than the difference of two noisy loop timings."""
+    from gradscope.sweep.range_test import CHECK_EVERY, StopRule, _read
+
+    out, y = torch.randn(32, 3), torch.randint(0, 3, (32,))
+    loss = nn.functional.cross_entropy(out, y)
+    opt = torch.optim.SGD([torch.zeros(3, requires_grad=True)], lr=1.0)
+    start = time.process_time()
+    for _ in range(blocks):
+        pending = []
+        for _ in range(CHECK_EVERY):
+            for group in opt.param_groups:
+                group["lr"] = 1e-5
+            pending.append(loss.detach())
+        with torch.no_grad():
+            pending.append(nn.functional.cross_entropy(out, y[torch.randperm(32)]) - pending[-1])
+        block = _read(pending)
+        block.pop()
+        StopRule().feed(block)
+    return (time.process_time() - start) / blocks / CHECK_EVERY
+
+
+# -- reporting ------------------------------------------------------------------------------------------------------
+def summarize(name: str, regrets: list[float], diverged: int, steps: list[int], seconds: list[float],
+              none: int) -> list[str]:
+    finite = [r for r in regrets if not math.isnan(r)]
+    share = sum(r <= 0.1 for r in finite) / len(regrets) if regrets else math.nan
+    return [name, f"{statistics.median(finite):.3f}" if finite else "-", f"{share:.0%}",
+            f"{max(finite):.3f}" if finite else "-", str(diverged), str(none),
+            f"{statistics.mean(steps):.0f}", f"{statistics.mean(steps) / RANGE_STEPS:.1f}x",
+            f"{statistics.mean(seconds):.2f}"]
+
+
+def show(title: str, header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows)]
+    print(f"\n{title}")
+    for line in [header, ["-" * w for w in widths], *rows]:
+        print("  ".join(str(c).ljust(w) for c, w in zip(line, widths)).rstrip())
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1 seed, 60 steps, fewer timing repeats")
+    parser.add_argument("--seeds", type=int, default=None, help="seeds per case (default 3, quick 1)")
+    parser.add_argument("--steps", type=int, default=None, help="the step budget S (default 100, quick 60)")
+    parser.add_argument("--tasks", default=",".join(TASKS), help=f"subset of {','.join(TASKS)}")
+    parser.add_argument("--verbose", action="store_true", help="print every case's picks and regrets")
+    parser.add_argument("--only", choices=("regret", "speed"), help="run one of the two parts")
+    parser.add_argument("--rungs", type=int, default=3, help="gradscope's successive-halving rungs (default 3)")
+    parser.add_argument("--eta", type=int, default=2, help="gradscope's halving factor (default 2)")
+    parser.add_argument("--repeats", type=int, default=None, help="timing repeats (default 9, quick 3)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(1)  # tiny models: threads cost more than they give, and the numbers stay repeatable
+    started = time.perf_counter()
+    SCHEDULE.update(rungs=args.rungs, eta=args.eta)
+    if args.only != "speed":
+        regret_tables(args)
+    if args.only != "regret":
+        show(f"Range-test loop vs a plain training loop, {SPEED_STEPS} steps, SGD+momentum (target <= 1.05x)",
+             ["model", "loop", "plain ms/step", "ratio", "IQR", "target"],
+             ramp_speed(args.repeats or (3 if args.quick else 9)))
+    print(f"\n{time.perf_counter() - started:.0f} s in all", file=sys.stderr)
+    return 0
+
+
+def regret_tables(args) -> None:
+    seeds, steps = args.seeds or (1 if args.quick else 3), args.steps or (60 if args.quick else 100)
+    grid_name = "gradscope grid (default)" if SCHEDULE == {"rungs": 3, "eta": 2} else \
+        f"gradscope grid (rungs {SCHEDULE['rungs']}, eta {SCHEDULE['eta']})"
+    pickers = {grid_name: gradscope_grid, "gradscope range: valley": gradscope_range}
+    if have_lr_finder():
+        pickers["torch-lr-finder: steepest"] = lr_finder
+    else:
+        print("torch-lr-finder is not installed: its row is skipped (pip install torch-lr-finder --no-deps)")
+    stats = {name: {"r": [], "div": 0, "steps": [], "sec": [], "none": 0} for name in pickers}
+    started = time.perf_counter()
+    for task in args.tasks.split(","):
+        for opt in ("sgd+momentum", "adam"):
+            for seed in range(seeds):
+                case = make_case(task, opt, seed, steps)
+                initial = model_state(case.model)
+                l0 = eval_loss(case.model, case.eval)
+                scores: dict[float, float] = {}
+                best = dense_best(case, steps, initial, scores)
+                case.model.load_state_dict(initial)
+                for name, pick in pickers.items():
+                    lr, cost, seconds, _ = pick(case, steps)
+                    loss = score_pick(case, lr, steps, initial, scores)
+                    case.model.load_state_dict(initial)
+                    s = stats[name]
+                    r = (loss - best) / (l0 - best) if lr is not None else math.nan
+                    bad = lr is not None and (not math.isfinite(loss) or loss > 4 * l0)
+                    s["r"].append(math.inf if bad else r)
+                    s["div"] += bad
+                    s["none"] += lr is None
+                    s["steps"].append(cost)
+                    s["sec"].append(seconds)
+                    if args.verbose:
+                        print(f"  {task:11} {opt:12} seed {seed}  {name:26} lr {lr if lr else float('nan'):.2e}  "
+                              f"r {r:.3f}  (L0 {l0:.3f}, L* {best:.3f})", file=sys.stderr)
+                print(f"  {task} {opt} seed {seed} done ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+    show(f"Normalised regret at a fixed budget of {steps} steps ({len(args.tasks.split(','))} models x 2 optimizers "
+         f"x {seeds} seeds; torch {torch.__version__}, CPU, 1 thread)",
+         ["picker", "median r", "r <= 0.1", "max r", "diverged picks", "no pick", "steps", "x range", "seconds"],
+         [summarize(name, s["r"], s["div"], s["steps"], s["sec"], s["none"]) for name, s in stats.items()])
+    untrainable(steps, pickers)
+
+
+def untrainable(steps: int, pickers: dict) -> None:
+    case = make_case("deep-sigmoid", "sgd", 0, steps)
+    rows = []
+    for name, pick in pickers.items():
+        lr, _, _, result = pick(case, steps)
+        status = "-"
+        if result is not None and result.decision is not None:
+            status = result.decision.status
+        elif result is not None and result.range is not None:
+            status = result.range.status
+        rows.append([name, "none" if lr is None else f"{lr:.2e}", status])
+    show(f"The untrainable case: 12-layer sigmoid MLP, plain SGD, {steps} steps (expect no pick)",
+         ["picker", "suggested lr", "status"], rows)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,236 @@
+"""The view of a learning-rate sweep: what was swept, the curve as a text plot, the per-lr table, the answer.
+
+Torch-free: it reads the report dict (the "sweep" and "suggestion" sections and the runs). The plot is plain
+characters so that it survives a CI log.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Sequence
+
+from rich.console import Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from gradscope.render.format import num, sci
+
+PLOT_WIDTH, PLOT_HEIGHT = 64, 12
+MARKS = {"valley": "v", "min/10": "m", "steepest": "s", "divergence": "x", "best": "*", "fast": "f"}
+
+
+def text_plot(xs: Sequence[float], series: Sequence[tuple[Sequence[float], str]], marks: dict[str, float],
+              width: int = PLOT_WIDTH, height: int = PLOT_HEIGHT, y_cap: float | None = None) -> list[str]:
+    """Lines of a loss-against-log10(lr) plot; later series draw over earlier ones; marks go on a row below."""
+    pts = [(x, y) for values, _ in series for x, y in zip(xs, values) if x > 0 and math.isfinite(y)]
+    if y_cap is not None:
+        pts = [(x, y) for x, y in pts if y <= y_cap]
+    if not pts:
+        return ["(no finite loss to plot)"]
+    lx = [math.log10(x) for x in xs if x > 0]
+    x0, x1 = min(lx), max(lx)
+    y0, y1 = min(y for _, y in pts), max(y for _, y in pts)
+    col = lambda x: 0 if x1 == x0 else round((math.log10(x) - x0) / (x1 - x0) * (width - 1))
+    row = lambda y: 0 if y1 == y0 else round((y1 - y) / (y1 - y0) * (height - 1))
+    cells = [[" "] * width for _ in range(height)]
+    for values, char in series:
+        for x, y in zip(xs, values):
+            if x > 0 and math.isfinite(y) and (y_cap is None or y <= y_cap):
+                cells[row(y)][col(x)] = char
+            elif x > 0 and not math.isfinite(y):
+                cells[0][col(x)] = "!"
+    labels = {0: num(y1), height - 1: num(y0), (height - 1) // 2: num((y0 + y1) / 2)}
+    pad = max(len(v) for v in labels.values())
+    lines = [f"{labels.get(i, ''):>{pad}} |{''.join(r)}" for i, r in enumerate(cells)]
+    lines.append(" " * pad + " +" + "-" * width)
+    marker = [" "] * width
+    for name, lr in marks.items():
+        if lr and lr > 0 and x0 <= math.log10(lr) <= x1:
+            marker[col(lr)] = MARKS.get(name, "?")
+    lines.append(" " * pad + "  " + "".join(marker).rstrip())
+    left, right = f"lr {10 ** x0:.0e}", f"{10 ** x1:.0e}"
+    lines.append(" " * pad + "  " + left + " " * max(1, width - len(left) - len(right)) + right + "  (log scale)")
+    return lines
+
+
+def range_plot(range_test: dict[str, Any]) -> Panel:
+    losses, smoothed = _floats(range_test["losses"]), _floats(range_test["smoothed"])
+    finite = [v for v in smoothed if math.isfinite(v)]
+    # Past the onset the loss explodes; cap the plot a little above where it started so the valley stays readable.
+    cap = max(finite[0], min(finite) * range_test.get("stop_factor", 4.0)) if finite else None
+    marks = {k: v for k, v in range_test["candidates"].items()}
+    lines = text_plot(range_test["lrs"], [(losses, "."), (smoothed, "o")], marks, y_cap=cap)
+    legend = ". raw loss   o smoothed   " + "   ".join(f"{MARKS[k]} {k} {v:.1e}" for k, v in marks.items()
+                                                        if k in MARKS)
+    return Panel(Text("\n".join(lines + [legend])), title="range test: training loss against learning rate",
+                 title_align="left")
+
+
+def grid_plot(sweep: dict[str, Any], suggestion: dict[str, Any]) -> Panel:
+    rows = sweep["table"]
+    xs = [r["lr"] for r in rows]
+    ys = [r["eval_loss"] if r["eval_loss"] is not None else math.nan for r in rows]
+    # "fast" first, so that "best" is drawn over it when both are the same lr
+    marks = {k: v for k, v in sorted((suggestion.get("candidates") or {}).items(), key=lambda kv: kv[0] != "fast")
+             if v}
+    finite = [y for y in ys if math.isfinite(y)]
+    cap = sweep["initial_eval_loss"] * 2 if finite else None
+    lines = text_plot(xs, [(ys, "o")], marks, height=8, y_cap=cap)
+    legend = "o evaluation loss at the last rung reached   ! non-finite   * best   f fast"
+    return Panel(Text("\n".join(lines + [legend])), title="grid: evaluation loss against learning rate",
+                 title_align="left")
+
+
+def grid_table(sweep: dict[str, Any], suggestion: dict[str, Any]) -> Table:
+    horizons = [r["horizon"] for r in sweep["schedule"]]
+    table = Table(title=f"learning rates (initial evaluation loss {num(sweep['initial_eval_loss'])})",
+                  title_justify="left")
+    for name in ["lr", *[f"loss@{h}" for h in horizons], "eval loss", "regret", "diverged", "max |g|", "findings"]:
+        table.add_column(name, justify="left" if name in ("lr", "findings", "diverged") else "right",
+                         no_wrap=name != "findings")
+    best, fast = suggestion.get("lr"), suggestion.get("fast_lr")
+    for r in sweep["table"]:
+        tag = " *" if r["lr"] == best else (" f" if r["lr"] == fast else "")
+        style = "bold green" if tag == " *" else ("red" if r["diverged"] else "")
+        diverged = ("at step " + str(r["nonfinite_step"]) if r["nonfinite_step"] is not None else "yes") \
+            if r["diverged"] else "no"
+        table.add_row(Text(f"{r['lr']:.2e}{tag}", style=style), *[num(v) for v in r["rung_losses"]],
+                      num(r["eval_loss"]), num(r["regret"]) if r["regret"] is not None else "-", diverged,
+                      sci(r["max_grad_norm"]), ", ".join(dict.fromkeys(r["findings"])) or "-")
+    return table
+
+
+def blowups(sweep: dict[str, Any]) -> Text | None:
+    lines = []
+    for r in sweep["table"]:
+        if r["diverged"] and r.get("blowup"):
+            b = r["blowup"]
+            growth = "non-finite" if not math.isfinite(b["growth"]) else f"{b['growth']:.1e}x its first value"
+            lines.append(f"  lr {r['lr']:.1e}: layer {b['layer']} first, at step {b['step']} ({growth})")
+        elif r["diverged"]:
+            lines.append(f"  lr {r['lr']:.1e}: no single layer's gradient blew up first (the loss grew instead)")
+    if not lines:
+        return None
+    return Text("where the diverging learning rates blow up (first layer whose gradient norm went non-finite "
+                "or grew 100x):\n" + "\n".join(lines))
+
+
+def answer(suggestion: dict[str, Any], source: str, mode: str) -> Panel:
+    if suggestion["status"] != "ok":
+        body = Text(suggestion["reason"], style="yellow")
+        body.append(f"\n→ the gradients are the problem, not the learning rate: try `gradscope compare {source}` "
+                    f"(remedies side by side) or `gradscope inspect {source}`", style="italic")
+        return Panel(body, title="learning rate: inconclusive", title_align="left", border_style="yellow")
+    if mode == "range":
+        cands = ", ".join(f"{k} {v:.1e}" for k, v in suggestion["candidates"].items())
+        body = Text.assemble(("candidates: ", "bold"), cands, "\n", suggestion["reason"])
+        return Panel(body, title=f"learning rate (preview): {suggestion['lr']:.1e}", title_align="left")
+    body = Text.assemble(("best ", "bold"), f"{suggestion['lr']:.2e}   ", ("fast ", "bold"),
+                         f"{suggestion['fast_lr']:.2e} (the largest lr within 5% of the best drop)\n",
+                         suggestion["reason"])
+    return Panel(body, title=f"learning rate: {suggestion['lr']:.2e}", title_align="left", border_style="green")
+
+
+def header(report: dict[str, Any]) -> Panel:
+    s, sweep = report["settings"], report["sweep"]
+    lines = [("model", s.get("model", "?")), ("data", s.get("data", "?")), ("loss", s.get("loss", "?"))]
+    momentum = f", momentum {s['momentum']}" if s.get("optimizer") == "sgd" and s.get("momentum") else ""
+    training = f"{s.get('optimizer')}{momentum}, batch {s.get('batch_size')}, seed {s.get('seed')}, {s.get('device')}"
+    lines.append(("training", training))
+    if sweep["mode"] == "grid" and sweep["schedule"]:
+        rungs = ", then ".join(f"{r['keep']} to {r['horizon']} steps" for r in sweep["schedule"])
+        lines.append(("grid", f"successive halving: {rungs}"))
+    cost = sweep["cost"]
+    ratio = f", {cost['vs_range_test']:.1f}x a {cost['range_test_steps']}-step range test" \
+        if sweep["mode"] == "grid" and cost.get("vs_range_test") else ""
+    lines.append(("cost", f"{cost['steps']} training steps{ratio}, {cost['seconds']:.1f} s"))
+    body = Table.grid(padding=(0, 1))
+    body.add_column(style="bold")
+    body.add_column(overflow="fold")
+    for key, value in lines:
+        body.add_row(key, value)
+    return Panel(body, title=f"gradscope sweep-lr ({sweep['mode']}): {report['source']}", title_align="left")
+
+
+def sweep_view(report: dict[str, Any]) -> Group:
+    sweep, suggestion = report["sweep"], report["suggestion"]
+    parts: list[Any] = [header(report)]
+    if sweep["mode"] == "range" and sweep["range_test"]:
+        parts.append(range_plot(sweep["range_test"]))
+        blow = sweep["range_test"].get("blowup")
+        if blow:
+            parts.append(Text(f"at the divergence onset, layer {blow['layer']}'s gradient blew up first "
+                              f"(step {blow['step']})"))
+    if sweep["mode"] == "grid" and sweep["table"]:
+        parts += [grid_table(sweep, suggestion), grid_plot(sweep, suggestion)]
+        blow = blowups(sweep)
+        if blow is not None:
+            parts.append(blow)
+    parts += [Text(f"note: {n}", style="dim") for n in sweep["notes"]]
+    parts.append(answer(suggestion, report["source"], sweep["mode"]))
+    if report.get("interrupted"):
+        parts.append(Text("interrupted: the report covers what ran before Ctrl-C", style="yellow"))
+    return Group(*parts)
+
+
+def _floats(values: Sequence[Any]) -> list[float]:
+    out = []
+    for v in values:
+        if v is None:
+            out.append(math.nan)
+        elif isinstance(v, str):
+            out.append({"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[v])
+        else:
+            out.append(float(v))
+    return out
+
+
+def write_png(report: dict[str, Any], path: str) -> None:
+    """The same curve as the text plot, as a PNG (matplotlib, an optional extra), written atomically."""
+    import os
+    import tempfile
+
+    from gradscope.errors import GradscopeError
+
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise GradscopeError("--plot needs matplotlib, which is not installed",
+                             fix="pip install 'gradscope[plot]' (or pip install matplotlib), or drop --plot") from None
+    sweep, suggestion = report["sweep"], report["suggestion"]
+    fig, ax = plt.subplots(figsize=(7, 4))
+    if sweep["mode"] == "range" and sweep["range_test"]:
+        r = sweep["range_test"]
+        ax.plot(r["lrs"], _floats(r["losses"]), ".", alpha=0.4, label="raw loss")
+        ax.plot(r["lrs"], _floats(r["smoothed"]), "-", label="smoothed")
+        marks = r["candidates"]
+    else:
+        rows = sweep["table"]
+        ax.plot([x["lr"] for x in rows], _floats([x["eval_loss"] for x in rows]), "o-", label="evaluation loss")
+        marks = {k: v for k, v in (suggestion.get("candidates") or {}).items() if v}
+    names: dict[float, list[str]] = {}
+    for name, lr in marks.items():
+        names.setdefault(lr, []).append(name)  # one line and one label per lr ("best = fast 3.8e-01")
+    for lr, same in names.items():
+        ax.axvline(lr, linestyle="--", linewidth=0.8, color="gray")
+        ax.annotate(f"{' = '.join(same)} {lr:.1e}", (lr, 1), xycoords=("data", "axes fraction"), rotation=90,
+                    fontsize=7, va="top")
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("loss")
+    ax.set_title(f"gradscope sweep-lr ({sweep['mode']}): {report['source']}")
+    ax.legend()
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".plot.", suffix=".png", dir=folder)
+    os.close(fd)
+    try:
+        fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
+        os.replace(tmp, path)
+    finally:
+        plt.close(fig)
+        if os.path.exists(tmp):
+            os.unlink(tmp)

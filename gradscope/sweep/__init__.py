@@ -1,0 +1,25 @@
+"""Learning-rate sweeps: an honest grid with successive halving (default) or a fast range test.
+
+    from gradscope.sweep import sweep_lr
+    result = sweep_lr(model, batches, loss_fn, optimizer="adam", steps=200)
+    result.decision.lr          # None when no learning rate trains the model ("inconclusive")
+
+Modules: options (what can be asked, checked), grid (log grids, bracketing, edges), halving (the schedule),
+range_test (ramp, EMA, stop rule, candidates), scoring (regret, noise, the decision), state (CPU snapshots), runs
+(one resumable lr), orchestrate (the whole sweep), api (entry points), report (the JSON sections). Importing this
+package does not import torch; options, grid, halving, scoring and report never do.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["sweep_lr"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "sweep_lr":
+        from gradscope.sweep.api import sweep_lr
+
+        return sweep_lr
+    raise AttributeError(f"module 'gradscope.sweep' has no attribute {name!r}")

@@ -1,0 +1,247 @@
+"""The sweep as a whole: bracket with a range test, run the grid with successive halving, extend it past an edge,
+decide; or, in range mode, the ramp alone. Both entry points (a Problem from the CLI, a live model from Python) come
+down to `run_sweep(context, options)`.
+
+Grid mode, step by step:
+1. Evaluate the initial weights on the fixed evaluation chunks (L0 and its per-chunk values, the noise reference).
+2. Unless both --min-lr and --max-lr are given, run a range test from RANGE_MIN to RANGE_MAX in RANGE_STEPS steps;
+   the grid's top is where it diverged (else where its smoothed loss climbed back above its start, else its last
+   lr: RangeResult.upper_lr), its bottom SPAN_DECADES below (grid.bracket).
+3. Successive halving over K log-spaced lrs (halving.schedule); each run resumes from its own paused state.
+4. If the best lr (picked or not) is the grid's smallest or largest (or every lr diverged or made the loss worse:
+   the grid is too hot, look below), add EXTEND_POINTS lrs beyond that edge, run them through the same rungs
+   against the same cut-offs, and look again (at most MAX_EXTENSIONS times).
+5. Decide (scoring.decide): a pick, the "fast" pick, or "inconclusive" with no pick.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+
+from gradscope.errors import GradscopeError
+from gradscope.records import RunRecord
+from gradscope.sweep import grid, halving, scoring
+from gradscope.sweep.options import RANGE_MAX, RANGE_MIN, RANGE_STEPS, SweepOptions
+from gradscope.sweep.range_test import RangeResult, analyse, ramp, run_ramp
+from gradscope.sweep.runs import Context, GridRun, advance, batch_length, evaluate, joined, to_device
+from gradscope.sweep.runs import shuffle as shuffle_targets
+from gradscope.sweep.state import load_model_state
+
+HUGE = 10**9  # stats_every for the range mode's recording: gradient norms at every step, nothing else
+
+
+@dataclass
+class SweepResult:
+    options: SweepOptions
+    initial: tuple[float, ...]  # evaluation loss per chunk before training
+    range: RangeResult | None = None
+    runs: list[GridRun] = field(default_factory=list)
+    records: list[RunRecord] = field(default_factory=list)  # one per lr (grid) or one for the ramp (range)
+    decision: scoring.Decision | None = None
+    schedule: list[halving.Rung] = field(default_factory=list)
+    bracket: tuple[float, float] | None = None
+    notes: list[str] = field(default_factory=list)
+    steps_spent: int = 0
+    seconds: float = 0.0
+    interrupted: bool = False
+
+    @property
+    def initial_loss(self) -> float:
+        return sum(self.initial) / len(self.initial)
+
+
+def run_sweep(ctx: Context, options: SweepOptions) -> SweepResult:
+    """The whole sweep on the working model in `ctx` (which the caller restores afterwards)."""
+    started = time.perf_counter()
+    load_model_state(ctx.model, ctx.initial)
+    result = SweepResult(options, evaluate(ctx.model, ctx.loss_fn, ctx.eval_chunks)[0])
+    if options.mode == "range":
+        _range_mode(ctx, options, result)
+    else:
+        _grid_mode(ctx, options, result)
+    result.steps_spent, result.seconds = ctx.steps_done, time.perf_counter() - started
+    return result
+
+
+# -- range mode ---------------------------------------------------------------------------------------------------
+def range_test(ctx: Context, lo: float, hi: float, num: int, record: bool) -> tuple[RangeResult, RunRecord | None]:
+    """One ramp from the initial weights; with `record`, gradient norms are recorded too (variant 'range')."""
+    from gradscope.recording.watch import watch
+
+    started = time.perf_counter()
+    load_model_state(ctx.model, ctx.initial)
+    torch.manual_seed(ctx.seed)
+    ctx.model.train()
+    lrs = ramp(lo, hi, num)
+    optimizer = ctx.make_optimizer(ctx.model.parameters(), lo)
+    batches = (to_device(b, ctx.device) for b in ctx.batches[:num])
+    step0 = ctx.steps_done
+
+    def on_block(step: int, loss: float) -> None:
+        ctx.steps_done = step0 + step + 1
+        ctx.on_block(ctx.steps_done, loss)
+
+    def loss_fn(output, target):
+        from gradscope.sweep.runs import user_call
+
+        return user_call(lambda: ctx.loss_fn(output, target), ctx.steps_done)
+
+    def shuffle(y):
+        order = torch.randperm(batch_length(y, ctx.y_dim), generator=generator)
+        return shuffle_targets(y, order, ctx.y_dim)
+
+    generator = torch.Generator().manual_seed(ctx.seed)
+    args = (ctx.model, optimizer, batches, loss_fn, lrs, ctx.device, ctx.should_stop, on_block)
+    if record:
+        with watch(ctx.model, variant="range", stats_every=HUGE, activations=False) as rec:
+            done = run_ramp(*args, shuffle=shuffle)
+        recorded = rec.record(meta={**ctx.meta, "lr": lo, "stats_every": HUGE})
+        recorded.interrupted = done.interrupted
+    else:
+        done, recorded = run_ramp(*args, shuffle=shuffle), None
+    ctx.steps_done = step0 + len(done.losses)
+    result = analyse(lrs[:len(done.losses)], done.losses, done.gaps)
+    if done.interrupted:
+        result.status, result.reason = "interrupted", f"interrupted after {len(done.losses)} of {num} steps"
+    result.seconds = time.perf_counter() - started
+    return result, recorded
+
+
+def _range_mode(ctx: Context, options: SweepOptions, result: SweepResult) -> None:
+    lo, hi = options.min_lr or RANGE_MIN, options.max_lr or RANGE_MAX
+    result.range, record = range_test(ctx, lo, hi, options.points, record=True)
+    result.interrupted = result.range.status == "interrupted"
+    if record is not None:
+        record.meta["seconds"] = result.range.seconds
+        _diagnose(record, options)
+        result.records = [record]
+
+
+# -- grid mode ----------------------------------------------------------------------------------------------------
+def _grid_mode(ctx: Context, options: SweepOptions, result: SweepResult) -> None:
+    lo, hi = _bracket(ctx, options, result)
+    if result.interrupted:
+        return
+    result.bracket = (lo, hi)
+    result.schedule = halving.schedule(options.points, options.steps, options.rungs, options.eta)
+    lrs = grid.log_grid(lo, hi, options.points)
+    runs = _new_runs(result, lrs)
+    bars = _climb(ctx, runs, result.schedule, None, result)
+    for _ in range(grid.MAX_EXTENSIONS):
+        if ctx.should_stop():
+            break
+        decision = _decide(result)
+        # Every lr diverged, or none improved on the start at all: the grid is too hot, look below it.
+        too_hot = all(_score(r, result) == math.inf for r in result.runs) or (decision.improvement or 0) < 0
+        side = grid.edge_of([r.lr for r in result.runs], decision.best_lr, too_hot)
+        if side is None:
+            break
+        new = grid.extend([r.lr for r in result.runs], side)
+        why = ("every lr diverged or made the loss worse" if too_hot
+               else f"the best lr, {decision.best_lr:.1e}, sat on the {side} edge")
+        result.notes.append(f"extended the grid {'above' if side == 'high' else 'below'} by {len(new)} points "
+                            f"({', '.join(f'{lr:.1e}' for lr in new)}): {why}")
+        _climb(ctx, _new_runs(result, new), result.schedule, bars, result)
+    result.interrupted = ctx.should_stop() or any(r.interrupted for r in result.runs)
+    result.decision = _decide(result)
+    if result.interrupted:
+        result.decision = scoring.Decision("inconclusive", None, None, None, None, None,
+                                           "inconclusive: interrupted before the sweep finished")
+    result.records = [_record(ctx, run, options) for run in result.runs if run.segments]
+
+
+def _bracket(ctx: Context, options: SweepOptions, result: SweepResult) -> tuple[float, float]:
+    if options.min_lr is not None and options.max_lr is not None:
+        result.notes.append(f"grid over [{options.min_lr:.1e}, {options.max_lr:.1e}] as given by --min-lr/--max-lr")
+        return options.min_lr, options.max_lr
+    ramp_lo, ramp_hi = options.min_lr or RANGE_MIN, options.max_lr or RANGE_MAX
+    result.range, _ = range_test(ctx, ramp_lo, ramp_hi, RANGE_STEPS, record=False)
+    result.interrupted = result.range.status == "interrupted"
+    upper = result.range.upper_lr()
+    lo, hi = grid.bracket(upper, ramp_hi, ramp_lo)
+    where = (f"diverged at lr {hi:.1e}" if result.range.divergence_lr is not None
+             else f"did not diverge, its loss back above the start at lr {hi:.1e}" if upper is not None
+             else f"did not diverge up to lr {hi:.1e}")
+    result.notes.append(f"grid bracketed by a {len(result.range.losses)}-step range test that {where}: "
+                        f"[{lo:.1e}, {hi:.1e}]")
+    return lo, hi
+
+
+def _new_runs(result: SweepResult, lrs: list[float]) -> list[GridRun]:
+    runs = [GridRun(lr, "") for lr in lrs]
+    result.runs = sorted(result.runs + runs, key=lambda r: r.lr)
+    for run, name in zip(result.runs, grid.variant_names([r.lr for r in result.runs])):
+        run.variant = name
+    return runs
+
+
+def _score(run: GridRun, result: SweepResult) -> float:
+    if run.nonfinite_step is not None or scoring.is_diverged(run.loss, result.initial_loss):
+        return math.inf
+    return run.loss
+
+
+def _climb(ctx: Context, runs: list[GridRun], rungs: list[halving.Rung], bars: list[list[float]] | None,
+           result: SweepResult) -> list[list[float]]:
+    """Take `runs` up the rungs. Without `bars`: keep the best by rung (recording the kept scores as the bars);
+    with `bars`: a run continues when halving.admits it against the bar of that rung."""
+    active, kept_scores = list(runs), []
+    for r, rung in enumerate(rungs):
+        for run in active:
+            advance(run, ctx, rung.horizon)
+            if ctx.should_stop():
+                return kept_scores
+        if r + 1 == len(rungs):
+            break
+        scores = {i: _score(run, result) for i, run in enumerate(active)}
+        if bars is None:
+            chosen = halving.survivors(scores, rungs[r + 1].keep)
+            kept_scores.append([scores[i] for i in chosen])
+        else:
+            chosen = [i for i in scores if halving.admits(scores[i], bars[r] if r < len(bars) else [])]
+        active = [active[i] for i in chosen]
+    return kept_scores
+
+
+def _decide(result: SweepResult) -> scoring.Decision:
+    final = result.schedule[-1].horizon
+    outcomes = [scoring.Outcome(r.lr, r.loss, r.chunks, _score(r, result) == math.inf,
+                                r.steps >= final and r.nonfinite_step is None, r.shuffled) for r in result.runs]
+    return scoring.decide(outcomes, result.initial, result.options.min_drop, final)
+
+
+def _record(ctx: Context, run: GridRun, options: SweepOptions) -> RunRecord:
+    record = joined(run, ctx.meta)
+    _diagnose(record, options)
+    return record
+
+
+def _diagnose(record: RunRecord, options: SweepOptions) -> None:
+    from gradscope.rules import diagnose
+
+    record.findings = diagnose(record, options.thresholds, options.ignore)
+
+
+# -- entry points -------------------------------------------------------------------------------------------------
+OptimizerSpec = str | Callable[[Any, float], torch.optim.Optimizer] | torch.optim.Optimizer
+
+
+def optimizer_factory(spec: OptimizerSpec, momentum: float = 0.0) -> Callable[[Any, float], torch.optim.Optimizer]:
+    """(parameters, lr) -> a new optimizer: from a name, a callable, or the class and settings of an optimizer."""
+    from gradscope.training import make_optimizer
+
+    if isinstance(spec, str):
+        make_optimizer(spec, [torch.zeros(1, requires_grad=True)], 1.0, momentum)  # unknown names fail here
+        return lambda params, lr: make_optimizer(spec, params, lr, momentum)
+    if isinstance(spec, torch.optim.Optimizer):
+        kind, defaults = type(spec), {k: v for k, v in spec.defaults.items() if k != "lr"}
+        return lambda params, lr: kind(params, lr=lr, **defaults)
+    if callable(spec):
+        return spec
+    raise GradscopeError(f"optimizer must be a name, a callable (params, lr) -> Optimizer, or an optimizer; "
+                         f"got {type(spec).__name__}")
