@@ -1,6 +1,7 @@
 """gradscope: gradient diagnostics for PyTorch models.
 
-The promised Python API is `gradscope.watch(model)`. Importing this package does not import torch (the CLI's
+The promised Python API is `gradscope.watch(model)`; `gradscope.sweep_lr(model, batches, loss_fn)` sweeps
+learning rates without touching the model. Importing this package does not import torch (the CLI's
 `--help` stays fast); `watch` loads the recording machinery on first use.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["watch", "GradscopeError", "__version__"]
+__all__ = ["watch", "sweep_lr", "GradscopeError", "__version__"]
 
 from gradscope.errors import GradscopeError
 
@@ -19,4 +20,8 @@ def __getattr__(name: str) -> Any:
         from gradscope.recording.watch import watch
 
         return watch
+    if name == "sweep_lr":
+        from gradscope.sweep import sweep_lr
+
+        return sweep_lr
     raise AttributeError(f"module 'gradscope' has no attribute {name!r}")
