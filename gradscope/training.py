@@ -88,7 +88,7 @@ def _loop(problem, settings, options, model, optimizer, device, on_step, should_
     for step, (x, y) in enumerate(problem.batches(settings.steps, settings.batch_size, settings.seed)):
         if should_stop():
             return True, None
-        x, y = _to(x, device), _to(y, device)
+        x, y = to_device(x, device), to_device(y, device)
         optimizer.zero_grad(set_to_none=True)
         try:
             loss = problem.loss(model(x), y)
@@ -112,11 +112,12 @@ def _loop(problem, settings, options, model, optimizer, device, on_step, should_
     return False, None
 
 
-def _to(batch, device: torch.device):
+def to_device(batch, device: torch.device):
+    """A batch (a tensor, or tuples/lists/dicts of them) moved to `device`; anything else as it is."""
     if isinstance(batch, torch.Tensor):
         return batch.to(device, non_blocking=True)
     if isinstance(batch, (list, tuple)):
-        return type(batch)(_to(b, device) for b in batch)
+        return type(batch)(to_device(b, device) for b in batch)
     if isinstance(batch, dict):
-        return {k: _to(v, device) for k, v in batch.items()}
+        return {k: to_device(v, device) for k, v in batch.items()}
     return batch

@@ -55,6 +55,12 @@ class Problem:
         """A fixed evaluation subset: the first max_samples samples in stored order."""
         return self._data.eval_batch(max_samples)
 
+    @property
+    def batch_dims(self) -> tuple[int, int]:
+        """Where the batch dimension is in (x, y): 1 for a sequence-first RNN's inputs (and per-position targets)."""
+        layout = self._data.layout
+        return int(layout.x_seq_first), int(layout.y_seq_first)
+
     def loss(self, output: object, target: Tensor) -> Tensor:
         """The scalar loss; a GradscopeError when it is not a differentiable scalar or the shapes do not fit."""
         return self._loss(output, target)

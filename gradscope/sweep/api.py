@@ -16,7 +16,8 @@ from torch import nn
 from gradscope.errors import GradscopeError
 from gradscope.sweep.options import SweepOptions
 from gradscope.sweep.orchestrate import OptimizerSpec, SweepResult, optimizer_factory, run_sweep
-from gradscope.sweep.runs import Context, split, to_device
+from gradscope.sweep.runs import Context, split
+from gradscope.training import to_device
 from gradscope.sweep.state import model_state, preserved
 
 EVAL_SAMPLES = 512  # without eval_data, the first pre-drawn batches up to this many samples are the evaluation set
@@ -81,7 +82,7 @@ def sweep_problem(problem, settings, options: SweepOptions, should_stop: Callabl
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         model = problem.make_model(settings.seed).to(device)
         drawn = list(problem.batches(options.batches_needed(), settings.batch_size, settings.seed))
-        dims = batch_dims(problem)
+        dims = problem.batch_dims
         chunks = split(to_device(problem.eval_batch(), device), dims=dims)
         meta = {"model": problem.model_desc, "data": problem.data_desc, "loss": problem.loss_desc,
                 "device": str(device), "optimizer": settings.optimizer, "seed": settings.seed, "clip": None}
@@ -90,9 +91,3 @@ def sweep_problem(problem, settings, options: SweepOptions, should_stop: Callabl
         return run_sweep(ctx, options)
 
 
-def batch_dims(problem) -> tuple[int, int]:
-    """Where the batch dimension of the evaluation (x, y) is: 1 for sequence-first RNN data, else 0."""
-    layout = getattr(getattr(problem, "_data", None), "layout", None)  # Problem does not expose its layout (yet)
-    if layout is None:
-        return 0, 0
-    return int(layout.x_seq_first), int(layout.y_seq_first)

@@ -28,7 +28,8 @@ from gradscope.records import RunRecord
 from gradscope.sweep import grid, halving, scoring
 from gradscope.sweep.options import RANGE_MAX, RANGE_MIN, RANGE_STEPS, SweepOptions
 from gradscope.sweep.range_test import RangeResult, analyse, ramp, run_ramp
-from gradscope.sweep.runs import Context, GridRun, advance, batch_length, evaluate, joined, to_device
+from gradscope.sweep.runs import Context, GridRun, advance, batch_length, evaluate, joined
+from gradscope.training import to_device
 from gradscope.sweep.runs import shuffle as shuffle_targets
 from gradscope.sweep.state import load_model_state
 

@@ -21,6 +21,7 @@ from gradscope.errors import GradscopeError
 from gradscope.records import RunRecord
 from gradscope.sweep.range_test import CHECK_EVERY
 from gradscope.sweep.state import RunState, load_model_state
+from gradscope.training import to_device
 
 Batch = tuple[Any, Any]
 # The evaluation set is split into this many equal chunks to measure the noise of the evaluation loss.
@@ -191,16 +192,6 @@ def _slice(value: Any, start: int, size: int, dim: int) -> Any:
     if isinstance(value, dict):
         return {k: _slice(v, start, size, dim) for k, v in value.items()}
     return value
-
-
-def to_device(batch: Any, device: torch.device) -> Any:
-    if isinstance(batch, torch.Tensor):
-        return batch.to(device, non_blocking=True)
-    if isinstance(batch, (list, tuple)):
-        return type(batch)(to_device(b, device) for b in batch)
-    if isinstance(batch, dict):
-        return {k: to_device(v, device) for k, v in batch.items()}
-    return batch
 
 
 def joined(run: GridRun, meta: dict[str, Any]) -> RunRecord:
