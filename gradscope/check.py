@@ -148,11 +148,10 @@ def _overfit(settings: Settings, options: CheckOptions, outcome, should_stop) ->
     """Train on one fixed batch, and again at lr=0 from the same weights with the same dropout masks."""
     if outcome.interrupted or outcome.error:
         return skipped_check("overfit", "not run: the main run did not finish")
-    from gradscope.loading import load_problem
     from gradscope.sanity import overfit_check
     from gradscope.training import RunOptions, train
 
-    problem = FixedBatch(load_problem(options.model, settings), settings.batch_size)
+    problem = FixedBatch(outcome.problem, settings.batch_size)  # the loaded problem: no second import of the file
     short = dataclasses.replace(settings, steps=options.overfit_steps + 1)  # loss i is taken before update i
     trained = train(problem, short, RunOptions(variant="overfit"), should_stop=should_stop)
     control = train(problem, short, RunOptions(variant="overfit-control", lr=0.0), should_stop=should_stop)

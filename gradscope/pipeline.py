@@ -16,6 +16,7 @@ from gradscope.settings import Settings
 class Outcome:
     report: dict[str, Any]
     records: list[RunRecord]
+    problem: Any = None  # the loaded Problem, for follow-up runs that must not import the user's file again
 
     @property
     def interrupted(self) -> bool:
@@ -41,7 +42,7 @@ def inspect(spec: str, settings: Settings, *, command: str = "inspect", on_step:
     record = train(problem, settings, on_step=on_step, should_stop=should_stop)
     record.findings = diagnose(record, settings.thresholds, settings.ignore)
     report = build_report(command, spec, report_settings(settings, problem), [record])
-    return Outcome(report, [record])
+    return Outcome(report, [record], problem)
 
 
 def write_outputs(outcome: Outcome, settings: Settings) -> list[str]:
