@@ -180,4 +180,5 @@ def _outcome(problem, spec: str, settings: Settings, runner: _Runner, results: l
     comparison = cmp.compare(variants, runner.seeds)
     report["interrupted"] = report["interrupted"] or runner.stopped
     report["comparison"] = {**comparison.to_dict(), "load_seconds": load_seconds, "not_run": not_run}
-    return CompareOutcome(report, records, comparison, runner.stopped, not_run)
+    return CompareOutcome(report, records, problem=problem, comparison=comparison, stopped=runner.stopped,
+                          not_run=not_run)
