@@ -8,28 +8,47 @@ from typing import Sequence
 import torch
 
 
-def batched_norms(tensors: Sequence[torch.Tensor], out_device: torch.device) -> torch.Tensor:
+def batched_norms(tensors: Sequence[torch.Tensor], out_device: torch.device,
+                  groups: Sequence[Sequence[int]] | None = None) -> torch.Tensor:
     """The L2 norm of each tensor, as one float32 vector on `out_device`, in the order given.
 
     Norms are accumulated in float32 at least, so a float16 gradient whose norm exceeds 65504 is not reported as Inf.
+    `groups` (from `group_indices`) may be passed when the tensors' devices and dtypes are known in advance, e.g. the
+    gradients of a fixed list of parameters: autograd keeps a gradient on its parameter's device and dtype.
     """
     if not tensors:
         return torch.empty(0, dtype=torch.float32, device=out_device)
-    groups: dict[tuple[torch.device, torch.dtype], list[int]] = defaultdict(list)
-    for i, t in enumerate(tensors):
-        groups[(t.device, t.dtype)].append(i)
+    groups = group_indices(tensors) if groups is None else groups
     if len(groups) == 1:
-        return _group_norms(list(tensors)).to(out_device, non_blocking=True)
+        return _moved(_group_norms(list(tensors)), out_device)
     out = torch.empty(len(tensors), dtype=torch.float32, device=out_device)
-    for indices in groups.values():
-        norms = _group_norms([tensors[i] for i in indices]).to(out_device, non_blocking=True)
-        out[torch.tensor(indices, device=out_device)] = norms
+    for indices in groups:
+        out[torch.tensor(indices, device=out_device)] = _moved(_group_norms([tensors[i] for i in indices]), out_device)
     return out
 
 
+def group_indices(tensors: Sequence[torch.Tensor]) -> list[list[int]]:
+    """Indices of `tensors` grouped by (device, dtype), each group in order: one fused kernel per group."""
+    groups: dict[tuple[torch.device, torch.dtype], list[int]] = defaultdict(list)
+    for i, t in enumerate(tensors):
+        groups[(t.device, t.dtype)].append(i)
+    return list(groups.values())
+
+
 def _group_norms(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """float32 norms of same-device, same-dtype tensors (float64 ones accumulated in float64)."""
     dtype = torch.float64 if tensors[0].dtype == torch.float64 else torch.float32
-    if tensors[0].is_sparse:
-        return torch.stack([t.coalesce().values().norm(dtype=dtype).float() for t in tensors])
-    # torch._foreach_norm is what clip_grad_norm_ uses: one launch for the whole list instead of one per tensor.
-    return torch.stack(torch._foreach_norm(tensors, 2, dtype=dtype)).float()
+    if any(t.is_sparse for t in tensors):  # e.g. nn.Embedding(sparse=True): _foreach_norm takes dense tensors only
+        norms = torch.stack([_norm(t, dtype) for t in tensors])
+    else:  # torch._foreach_norm is what clip_grad_norm_ uses: one launch for the list instead of one per tensor
+        norms = torch.stack(torch._foreach_norm(tensors, 2, dtype=dtype))
+    return norms if dtype == torch.float32 else norms.float()
+
+
+def _moved(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """`t` on `device`; the check saves a dispatch per step in the common case, where it is there already."""
+    return t if t.device == device else t.to(device, non_blocking=True)
+
+
+def _norm(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    return (t.coalesce().values() if t.is_sparse else t).norm(dtype=dtype)

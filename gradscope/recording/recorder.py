@@ -9,8 +9,16 @@ How a step is seen, with the user's own loop and optimizer:
   statistics steps, measures the parameters and snapshots them; the update norm |p_after - p_before| is measured when
   the step is committed, which happens when the next backward begins (or when recording ends). Several optimizers
   stepping after one backward therefore make one step, not several.
-- Everything stays on the device; each step's numbers are concatenated into one row, and rows move to the host in
-  one transfer every `flush_every` steps.
+- Activation forward hooks are installed only while a statistics step runs (all the time when stats_every is 1), so
+  the steps in between pay nothing for them.
+- Everything stays on the device; each step's numbers are kept there as they are, and every `flush_every` steps they
+  are assembled into rows (one per step) that move to the host in one transfer.
+
+Cost (benchmarks/overhead.py, numbers in benchmarks/README.md): a step without statistics reads every gradient once
+(one batched norm) and launches a handful of small kernels, with no per-parameter Python beyond the hooks; a
+statistics step also reads the parameters, copies them into a snapshot buffer and subtracts them from it in place,
+and runs the activation statistics. The snapshot buffer is allocated on the first statistics step and reused until
+detach (on CPU, allocating a fresh copy each step cost more than the copy itself).
 """
 
 from __future__ import annotations
@@ -23,7 +31,7 @@ from torch.optim.optimizer import register_optimizer_step_post_hook, register_op
 
 from gradscope.recording import activations as act
 from gradscope.recording.layers import ForwardOrder, TrackedParam, model_device, strip_wrappers, tracked_params
-from gradscope.recording.norms import batched_norms
+from gradscope.recording.norms import batched_norms, group_indices
 
 NAN = float("nan")
 
@@ -36,14 +44,20 @@ class Recorder:
         self.stats_every = max(1, int(stats_every))
         self.flush_every = max(1, int(flush_every))
         self.params: list[TrackedParam] = tracked_params(model)
-        self._ids = {id(p.tensor) for p in self.params}
+        self._tensors = [p.tensor for p in self.params]
+        self._groups = group_indices(self._tensors)  # a gradient has its parameter's device and dtype
+        self._ids = {id(t) for t in self._tensors}
         self._device = model_device(self.params)
         self._act_modules = self._activation_modules(model) if activations else []
         self.act_names = [name for name, _, _ in self._act_modules]
         self.act_kinds = [act.kind_of(module) for _, module, _ in self._act_modules]
         self.rows_host: list[torch.Tensor] = []  # flushed rows, float64 on the CPU
-        self._rows_device: list[torch.Tensor] = []
+        self._pending: list[tuple] = []  # committed steps not yet flushed: references to their tensors, see _commit
         self._handles: list[Any] = []
+        self._act_handles: list[Any] = []
+        self._snapshot_buffers: list[torch.Tensor] | None = None  # allocated on the first statistics step
+        self._constants = _Constants(len(self.params), len(self._act_modules), self._device)
+        self._has_grad_cache: dict[tuple[bool, ...], tuple[torch.Tensor, torch.Tensor]] = {}
         self._order: ForwardOrder | None = None
         self._relevant_optimizers: dict[int, bool] = {}
         self.step = 0  # index of the step now being accumulated
@@ -53,16 +67,16 @@ class Recorder:
     # -- lifecycle -------------------------------------------------------------------------------------------------
     def attach(self) -> "Recorder":
         self._order = ForwardOrder(self.model, self.params)
-        for tracked in self.params:
-            self._handles.append(tracked.tensor.register_post_accumulate_grad_hook(self._on_grad_accumulated))
-        for name, module, stat in self._act_modules:
-            self._handles.append(module.register_forward_hook(self._activation_hook(name, stat)))
+        for tensor in self._tensors:
+            self._handles.append(tensor.register_post_accumulate_grad_hook(self._on_grad_accumulated))
+        self._set_activation_hooks(True)  # step 0 is a statistics step
         self._handles.append(register_optimizer_step_pre_hook(self._on_optimizer_step))
         self._handles.append(register_optimizer_step_post_hook(self._after_optimizer_step))
         return self
 
     def detach(self) -> None:
         """Remove every hook and commit the last step. Safe to call twice and after errors."""
+        self._set_activation_hooks(False)
         for handle in self._handles:
             handle.remove()
         self._handles.clear()
@@ -70,6 +84,7 @@ class Recorder:
             self._order.stop()
         if self._taken:
             self._commit()
+        self._snapshot_buffers = None  # the recorder outlives the watch (its rows are read afterwards): free the copy
         self.flush()
 
     def layers(self):
@@ -79,7 +94,7 @@ class Recorder:
     def on_loss(self, loss: torch.Tensor) -> None:
         """A scalar about to be backpropagated: the loss of the step being accumulated (summed over micro-batches)."""
         self._begin_backward()
-        value = loss.detach().reshape(()).to(self._device, torch.float64)
+        value = loss.detach().to(self._device, torch.float64)  # shape () or (1,): flush() makes it ()
         self._loss = value if self._loss is None else self._loss + value
 
     def _on_grad_accumulated(self, param: torch.Tensor) -> None:
@@ -96,10 +111,15 @@ class Recorder:
 
     def _end_backward(self) -> None:
         self._in_backward = False
-        present = [p for p in self.params if p.tensor.grad is not None]
-        self._has_grad = [p.tensor.grad is not None for p in self.params]
-        norms = batched_norms([p.tensor.grad for p in present], self._device)
-        self._grad_norms = _scatter(norms, self._has_grad, self._device)
+        grads = [t.grad for t in self._tensors]
+        self._has_grad = [g is not None for g in grads]
+        if all(self._has_grad):
+            self._grad_norms = batched_norms(grads, self._device, self._groups)
+            return
+        index = self._has_grad_tensors(self._has_grad)[1]
+        out = torch.full((len(grads),), NAN, device=self._device)
+        out[index] = batched_norms([g for g in grads if g is not None], self._device)
+        self._grad_norms = out
 
     def _on_optimizer_step(self, optimizer, args, kwargs) -> None:
         if self._taken or not self._is_relevant(optimizer):
@@ -108,13 +128,29 @@ class Recorder:
             self._end_backward()
         self._taken = True
         if self.step % self.stats_every == 0:
-            tensors = [p.tensor.detach() for p in self.params]
-            self._param_norms = batched_norms(tensors, self._device)
-            self._snapshot = [t.clone() for t in tensors]
+            with torch.no_grad():
+                self._param_norms = batched_norms(self._tensors, self._device, self._groups)
+                if self._snapshot_buffers is None:
+                    self._snapshot_buffers = [torch.empty_like(t) for t in self._tensors]
+                torch._foreach_copy_(self._snapshot_buffers, self._tensors)
+            self._snapshot = self._snapshot_buffers
 
     def _after_optimizer_step(self, optimizer, args, kwargs) -> None:
-        if self._order is not None and self._is_relevant(optimizer):
+        if not self._is_relevant(optimizer):
+            return
+        if self._order is not None:
             self._order.stop()  # one forward pass is enough to learn the order
+        # The next forward pass belongs to the next step: watch its activations only if that is a statistics step.
+        self._set_activation_hooks((self.step + 1) % self.stats_every == 0)
+
+    def _set_activation_hooks(self, on: bool) -> None:
+        if on and not self._act_handles:
+            self._act_handles = [module.register_forward_hook(self._activation_hook(name, stat))
+                                 for name, module, stat in self._act_modules]
+        elif not on:
+            for handle in self._act_handles:
+                handle.remove()
+            self._act_handles = []
 
     def _activation_hook(self, name: str, stat):
         def hook(module, args, output):
@@ -124,40 +160,62 @@ class Recorder:
             if step % self.stats_every:
                 return
             target = self._next_acts if self._taken else self._acts
-            target[name] = stat(output.detach())
+            target[name] = stat(output.detach()).to(self._device)  # model parallel: rows live on one device
         return hook
 
     # -- steps ------------------------------------------------------------------------------------------------------
     def _commit(self) -> None:
-        n = len(self.params)
-        nan = torch.full((n,), NAN, device=self._device)
-        updates = nan
+        updates = None
         if self._snapshot is not None:
-            diffs = torch._foreach_sub([p.tensor.detach() for p in self.params], self._snapshot)
-            updates = batched_norms(diffs, self._device)
-        loss = self._loss if self._loss is not None else torch.tensor(NAN, device=self._device)
-        acts = [self._acts.get(name, torch.tensor(NAN, device=self._device)) for name in self.act_names]
-        has_grad = torch.tensor(self._has_grad or [False] * n, dtype=torch.float32).to(self._device, non_blocking=True)
-        has_loss = torch.tensor([float(self._loss is not None)], dtype=torch.float64, device=self._device)
-        # Row layout (see table.py): grad, param, update, has_grad (P each), loss, has_loss, activations (A).
-        pieces = [
-            self._grad_norms if self._grad_norms is not None else nan,
-            self._param_norms if self._param_norms is not None else nan,
-            updates, has_grad, loss.reshape(1), has_loss, *(a.reshape(1) for a in acts),
-        ]
-        self._rows_device.append(torch.cat([p.to(self._device, torch.float64) for p in pieces]))
+            with torch.no_grad():  # the snapshot buffer becomes p_before - p_after; its norm is the update's norm
+                torch._foreach_sub_(self._snapshot, self._tensors)
+                updates = batched_norms(self._snapshot, self._device, self._groups)
+        has_grad = self._has_grad_tensors(self._has_grad)[0] if self._has_grad else self._constants.zeros_params
+        # Only references are kept here; flush() assembles the rows of flush_every steps at once. Between the large
+        # kernels of a training step each small op costs several times what it costs in a tight loop (cold caches),
+        # so the per-step path launches as few as it can.
+        self._pending.append((self._grad_norms, self._param_norms, updates, has_grad, self._loss,
+                              self._activation_row()))
         self.step += 1
         acts_next = self._next_acts
         self._reset_step_state()
         self._acts, self._next_acts = acts_next, {}
-        if len(self._rows_device) >= self.flush_every:
+        if len(self._pending) >= self.flush_every:
             self.flush()
 
+    def _activation_row(self) -> torch.Tensor:
+        if not self._acts:
+            return self._constants.nan_acts
+        nan = self._constants.nan_scalar
+        return torch.stack([self._acts.get(name, nan) for name in self.act_names]).reshape(-1)
+
+    def _has_grad_tensors(self, has_grad: list[bool]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The has_grad flags as a float32 vector, and the indices of the True ones, both on the device (cached)."""
+        key = tuple(has_grad)
+        if key not in self._has_grad_cache:
+            flags = torch.tensor(has_grad, dtype=torch.float32).to(self._device)
+            index = torch.tensor([i for i, ok in enumerate(has_grad) if ok], dtype=torch.long).to(self._device)
+            self._has_grad_cache[key] = (flags, index)
+        return self._has_grad_cache[key]
+
     def flush(self) -> None:
-        """Move the rows recorded so far to the host: one device-to-host transfer for all of them."""
-        if self._rows_device:
-            self.rows_host.extend(torch.stack(self._rows_device).cpu().unbind(0))
-            self._rows_device.clear()
+        """Move the rows recorded so far to the host: one device-to-host transfer for all of them.
+
+        Row layout (see table.py): grad, param, update, has_grad (P each), loss, has_loss, activations (A), float64.
+        """
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        c = self._constants
+        grad, param, update = (torch.stack([step[i] if step[i] is not None else c.nan_params for step in pending])
+                               for i in range(3))
+        has_grad = torch.stack([step[3] for step in pending])
+        loss = torch.stack([_scalar(step[4]) if step[4] is not None else c.nan_loss for step in pending])
+        has_loss = torch.tensor([step[4] is not None for step in pending], dtype=torch.float64).to(self._device)
+        acts = torch.stack([step[5] for step in pending])
+        # torch.cat promotes the float32 columns to the float64 of the loss.
+        block = torch.cat([grad, param, update, has_grad, loss[:, None], has_loss[:, None], acts], dim=1)
+        self.rows_host.extend(block.cpu().unbind(0))
 
     def _reset_step_state(self) -> None:
         self._taken = False
@@ -186,12 +244,17 @@ class Recorder:
         return found
 
 
-def _scatter(values: torch.Tensor, present: list[bool], device: torch.device) -> torch.Tensor:
-    """Place norms of the parameters that have gradients into a full-length vector, NaN for the others."""
-    if all(present):
-        return values
-    out = torch.full((len(present),), NAN, device=device)
-    index = torch.tensor([i for i, ok in enumerate(present) if ok], dtype=torch.long).to(device)
-    out[index] = values
-    return out
+class _Constants:
+    """Pieces of a row that do not change from step to step, made once on the recording device."""
+
+    def __init__(self, n_params: int, n_acts: int, device: torch.device):
+        self.nan_params = torch.full((n_params,), NAN, dtype=torch.float32, device=device)
+        self.zeros_params = torch.zeros(n_params, dtype=torch.float32, device=device)
+        self.nan_acts = torch.full((n_acts,), NAN, dtype=torch.float32, device=device)
+        self.nan_scalar = torch.tensor(NAN, dtype=torch.float32, device=device)
+        self.nan_loss = torch.tensor(NAN, dtype=torch.float64, device=device)
+
+
+def _scalar(t: torch.Tensor) -> torch.Tensor:
+    return t.reshape(()) if t.dim() else t
 
