@@ -87,6 +87,15 @@ class Recorder:
         self._snapshot_buffers = None  # the recorder outlives the watch (its rows are read afterwards): free the copy
         self.flush()
 
+    @property
+    def steps_taken(self) -> int:
+        """Optimizer steps seen: those committed plus the one just taken, whose row is written at the next backward."""
+        return self.step + int(self._taken)
+
+    def holds(self, optimizer) -> bool:
+        """Whether `optimizer` updates any of this recorder's parameters."""
+        return self._is_relevant(optimizer)
+
     def layers(self):
         return self._order.layers() if self._order else []
 
@@ -102,8 +111,12 @@ class Recorder:
             return
         self._begin_backward()
         self._in_backward = True
-        # Runs once the engine has finished this backward pass, i.e. after every gradient has been accumulated.
-        torch.autograd.Variable._execution_engine.queue_callback(self._end_backward)
+        # A callback runs once the engine has finished this backward pass, after every gradient is accumulated.
+        # Queue the measurement from a first callback, so it runs after every callback queued during the pass too:
+        # DistributedDataParallel queues the one that writes the averaged gradient into .grad (measured: a single
+        # callback saw each rank's local gradient). Both run inside backward(), before any clipping that follows.
+        engine = torch.autograd.Variable._execution_engine
+        engine.queue_callback(lambda: engine.queue_callback(self._end_backward))
 
     def _begin_backward(self) -> None:
         if self._taken:  # the previous step's optimizer has run: this backward belongs to a new step

@@ -60,7 +60,7 @@ def watch(model: nn.Module, *, stats_every: int = 1, activations: bool = True, v
     recorder = Recorder(model, stats_every=stats_every, activations=activations, flush_every=flush_every)
     if not recorder.params:
         raise GradscopeError("the model has no trainable parameters", fix="set requires_grad=True on what should train")
-    _start_loss_capture(recorder)
+    start_loss_capture(recorder)
     try:
         recorder.attach()
         yield Watch(recorder, variant)
@@ -68,10 +68,11 @@ def watch(model: nn.Module, *, stats_every: int = 1, activations: bool = True, v
         try:
             recorder.detach()
         finally:
-            _stop_loss_capture(recorder)
+            stop_loss_capture(recorder)
 
 
-def _start_loss_capture(recorder: Recorder) -> None:
+def start_loss_capture(recorder: Recorder) -> None:
+    """Send every scalar that is backpropagated to `recorder.on_loss` until stop_loss_capture (nestable)."""
     global _original_backward
     if not _active:
         _original_backward = torch.Tensor.backward
@@ -87,7 +88,7 @@ def _start_loss_capture(recorder: Recorder) -> None:
     _active.append(recorder)
 
 
-def _stop_loss_capture(recorder: Recorder) -> None:
+def stop_loss_capture(recorder: Recorder) -> None:
     global _original_backward
     if recorder in _active:
         _active.remove(recorder)

@@ -26,7 +26,7 @@ from torch.nn.modules.module import register_module_forward_pre_hook
 from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
 from gradscope.errors import GradscopeError
-from gradscope.recording.watch import _start_loss_capture, _stop_loss_capture
+from gradscope.recording.watch import start_loss_capture, stop_loss_capture
 from gradscope.scriptwatch import distributed
 from gradscope.scriptwatch.amp import grad_scalers_watched
 from gradscope.scriptwatch.discovery import models_for, optimizer_params, optimizers_created
@@ -113,11 +113,11 @@ class Session:
         recorder = ScriptRecorder(model, stats_every=self.options.stats_every, activations=self.options.activations)
         if not recorder.params:
             return
-        _start_loss_capture(recorder)
+        start_loss_capture(recorder)
         try:
             recorder.attach()
         except BaseException:
-            _stop_loss_capture(recorder)
+            stop_loss_capture(recorder)
             raise
         self.recorders.append(recorder)
 
@@ -130,7 +130,7 @@ class Session:
             try:
                 recorder.detach()
             finally:
-                _stop_loss_capture(recorder)
+                stop_loss_capture(recorder)
 
     # -- steps ------------------------------------------------------------------------------------------------------
     @property
