@@ -51,7 +51,8 @@ class Recorder:
         self._act_modules = self._activation_modules(model) if activations else []
         self.act_names = [name for name, _, _ in self._act_modules]
         self.act_kinds = [act.kind_of(module) for _, module, _ in self._act_modules]
-        self.rows_host: list[torch.Tensor] = []  # flushed rows, float64 on the CPU
+        # Flushed rows, as float64 (steps, columns) blocks on the CPU: O(steps x parameters) numbers, no per-step objects.
+        self.row_blocks: list[torch.Tensor] = []
         self._pending: list[tuple] = []  # committed steps not yet flushed: references to their tensors, see _commit
         self._handles: list[Any] = []
         self._act_handles: list[Any] = []
@@ -228,7 +229,7 @@ class Recorder:
         acts = torch.stack([step[5] for step in pending])
         # torch.cat promotes the float32 columns to the float64 of the loss.
         block = torch.cat([grad, param, update, has_grad, loss[:, None], has_loss[:, None], acts], dim=1)
-        self.rows_host.extend(block.cpu().unbind(0))
+        self.row_blocks.append(block.cpu())
 
     def _reset_step_state(self) -> None:
         self._taken = False

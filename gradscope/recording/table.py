@@ -6,6 +6,7 @@ import math
 
 import numpy as np
 import pandas as pd
+import torch
 
 from gradscope.records import NONFINITE_COLUMNS, RunRecord
 from gradscope.recording.recorder import Recorder
@@ -13,9 +14,10 @@ from gradscope.recording.recorder import Recorder
 
 def to_record(recorder: Recorder, variant: str = "watched", meta: dict | None = None) -> RunRecord:
     recorder.flush()
-    n_params, n_steps = len(recorder.params), len(recorder.rows_host)
+    n_params = len(recorder.params)
     width = 4 * n_params + 2 + len(recorder.act_names)
-    rows = np.stack([r.numpy() for r in recorder.rows_host]) if n_steps else np.zeros((0, width))
+    rows = torch.cat(recorder.row_blocks).numpy() if recorder.row_blocks else np.zeros((0, width))
+    n_steps = len(rows)
     grad, param, update, has = (rows[:, i * n_params:(i + 1) * n_params] for i in range(4))
     # A step whose loss was not seen (no Tensor.backward call on a scalar) has None, not NaN: NaN means a NaN loss.
     losses = [float(v) if seen else None for v, seen in zip(rows[:, 4 * n_params], rows[:, 4 * n_params + 1] > 0.5)]
