@@ -177,7 +177,7 @@ def variants(stats_every: list[int]) -> list[Variant]:
     out = [
         Variant(CONTROL, plain),
         Variant("grad norms only", watched(stats_every=HUGE, activations=False)),
-        Variant("defaults (stats_every=1)", watched()),
+        Variant("defaults (stats_every=1)", watched(stats_every=1)),
         Variant("defaults, between stats steps", watched(stats_every=HUGE)),
     ]
     out += [Variant(f"defaults, stats_every={k}", watched(stats_every=k)) for k in stats_every if k > 1]

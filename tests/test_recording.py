@@ -30,7 +30,7 @@ def test_grad_param_and_update_norms_match_plain_autograd():
     opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
     names = [n for n, _ in model.named_parameters()]
     grads, params, updates = [], [], []
-    with watch(model) as rec:
+    with watch(model, stats_every=1) as rec:
         for _ in range(4):
             opt.zero_grad()
             nn.functional.mse_loss(model(x), y).backward()
@@ -74,7 +74,7 @@ def test_two_optimizers_after_one_backward_make_one_step():
     model, (x, y) = _mlp(), _batch()
     first = torch.optim.SGD(list(model.parameters())[:2], lr=0.1)
     rest = torch.optim.Adam(list(model.parameters())[2:], lr=0.01)
-    with watch(model) as rec:
+    with watch(model, stats_every=1) as rec:
         for _ in range(3):
             first.zero_grad(), rest.zero_grad()
             nn.functional.mse_loss(model(x), y).backward()
@@ -184,6 +184,20 @@ def test_stats_every_measures_param_norms_only_on_those_steps():
     measured = rec.frame().groupby("step")["param_norm"].apply(lambda s: s.notna().all())
     assert [s for s, ok in measured.items() if ok] == [0, 3, 6]
     assert rec.frame()["grad_norm"].notna().all()  # gradients are measured every step
+
+
+def test_watch_takes_statistics_every_eighth_step_by_default():
+    model, (x, y) = _mlp(), _batch()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with watch(model) as rec:
+        for _ in range(17):
+            opt.zero_grad()
+            nn.functional.mse_loss(model(x), y).backward()
+            opt.step()
+    record = rec.record()
+    measured = record.params.groupby("step")["param_norm"].apply(lambda s: s.notna().all())
+    assert [s for s, ok in measured.items() if ok] == [0, 8, 16]
+    assert sorted(record.activations["step"].unique()) == [0, 8, 16]
 
 
 def test_top_level_watch_is_the_recording_watch():

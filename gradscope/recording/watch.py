@@ -22,6 +22,10 @@ from gradscope.errors import GradscopeError
 from gradscope.records import RunRecord
 from gradscope.recording.recorder import Recorder
 
+# Statistics beyond the gradients (parameter/update norms, activations) every 8th step: on the costliest benchmark
+# model (a 20-layer MLP) every step costs 1.43x a plain step, every 8th ~1.06x (benchmarks/overhead.py).
+DEFAULT_STATS_EVERY = 8
+
 _active: list[Recorder] = []
 _original_backward = None
 
@@ -41,7 +45,8 @@ class Watch:
     def record(self, meta: dict | None = None) -> RunRecord:
         from gradscope.recording.table import to_record
 
-        return to_record(self.recorder, self.variant, meta)
+        # The report needs stats_every to tell "not measured" (null) from a real NaN on the steps in between.
+        return to_record(self.recorder, self.variant, {"stats_every": self.recorder.stats_every, **(meta or {})})
 
     def frame(self):
         """The tidy pandas table: step, layer, param, grad_norm, param_norm, update_norm, has_grad."""
@@ -52,9 +57,13 @@ class Watch:
 
 
 @contextmanager
-def watch(model: nn.Module, *, stats_every: int = 1, activations: bool = True, variant: str = "watched",
-          flush_every: int = 32) -> Iterator[Watch]:
-    """Record gradient health of `model` while the block runs; every hook is removed on exit, also on error."""
+def watch(model: nn.Module, *, stats_every: int = DEFAULT_STATS_EVERY, activations: bool = True,
+          variant: str = "watched", flush_every: int = 32) -> Iterator[Watch]:
+    """Record gradient health of `model` while the block runs; every hook is removed on exit, also on error.
+
+    Gradient norms are taken every step; parameter and update norms and activation statistics every
+    `stats_every` steps (the CLI's short diagnostic runs take them every step).
+    """
     if not isinstance(model, nn.Module):
         raise GradscopeError(f"watch() needs a torch.nn.Module, got {type(model).__name__}")
     recorder = Recorder(model, stats_every=stats_every, activations=activations, flush_every=flush_every)
