@@ -6,6 +6,8 @@ import math
 import pytest
 import torch
 import torch.nn.functional as F
+from hypothesis import given
+from hypothesis import strategies as st
 from torch import nn
 
 from gradscope.errors import GradscopeError
@@ -285,3 +287,26 @@ def finding(rule: str, layer: str | None = None) -> Finding:
 def test_default_remedies_follow_the_baselines_findings(rules, kinds, optimizer, expected):
     chosen = default_remedies([finding(r) for r in rules], kinds, optimizer)
     assert [r.id for r in chosen] == expected
+
+
+# Property tests for remedy parsing: any text either parses to a remedy whose id parses back to itself, or is a
+# GradscopeError that lists the valid remedies; never another exception.
+_PIECES = st.sampled_from(["act", "clip", "lr", "init", "opt", "norm", "relu", "x", ":", "+", "-", ".", "1", "0",
+                            "e", "abc", "he", "adam", "layer", "tanh", " "])
+
+
+@given(st.lists(_PIECES, max_size=8).map("".join))
+def test_any_remedy_text_parses_round_trip_or_fails_with_the_valid_list(text):
+    try:
+        remedy = parse_remedy(text)
+    except GradscopeError as exc:
+        assert "valid remedies" in (exc.fix or "")
+        return
+    assert parse_remedy(remedy.id).id == remedy.id
+
+
+@given(st.floats(min_value=1e-6, max_value=1e6, allow_nan=False))
+def test_clip_and_lr_values_survive_the_round_trip(value):
+    for text in (f"clip:{value!r}", f"lr:{value!r}", f"lr:x{value!r}"):
+        remedy = parse_remedy(text)
+        assert parse_remedy(remedy.id).id == remedy.id
