@@ -11,11 +11,11 @@ import pytest
 import torch
 from hypothesis import given, settings as hyp_settings, strategies as st
 
+from loading_helpers import load, load_error, write
+
 from gradscope.errors import GradscopeError
-from gradscope.loading import load_problem
 from gradscope.loading.data import TensorSource
 from gradscope.loading.specs import from_spec
-from gradscope.settings import Settings
 
 LINEAR = """
 from torch import nn
@@ -24,24 +24,8 @@ def build_model():
 """
 
 
-def write(tmp_path, body: str, name: str = "m.py"):
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(body))
-    return path
-
-
 def linear_file(tmp_path, features=4, outputs=3, extra=""):
     return write(tmp_path, LINEAR.format(features=features, outputs=outputs) + textwrap.dedent(extra))
-
-
-def load(spec, **settings):
-    return load_problem(str(spec), Settings(**settings))
-
-
-def load_error(spec, **settings) -> GradscopeError:
-    with pytest.raises(GradscopeError) as info:
-        load(spec, **settings)
-    return info.value
 
 
 def spec_error(spec: str, target=None) -> GradscopeError:

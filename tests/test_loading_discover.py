@@ -2,32 +2,13 @@
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 import torch
 from torch import nn
 
-from gradscope.errors import GradscopeError
-from gradscope.loading import load_problem
+from loading_helpers import load, load_error, write
+
 from gradscope.loading.discover import describe_model
-from gradscope.settings import Settings
-
-
-def write(tmp_path, body: str, name: str = "m.py"):
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(body))
-    return path
-
-
-def load(spec, **settings):
-    return load_problem(str(spec), Settings(**settings))
-
-
-def load_error(spec, **settings) -> GradscopeError:
-    with pytest.raises(GradscopeError) as info:
-        load(spec, **settings)
-    return info.value
 
 
 def test_named_builder_is_called(tmp_path):

@@ -2,36 +2,19 @@
 
 from __future__ import annotations
 
-import textwrap
 from types import SimpleNamespace
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from loading_helpers import load, load_error, write
+
 from gradscope.errors import GradscopeError
-from gradscope.loading import load_problem
 from gradscope.loading.losses import BuiltinLoss, choose, infer, select_output
-from gradscope.settings import Settings
 
 OUT = torch.tensor([[2.0, -1.0, 0.5], [0.1, 0.2, 3.0], [1.0, 1.0, -2.0], [0.0, 4.0, 1.0]])
 LABELS = torch.tensor([0, 2, 1, 1])
-
-
-def write(tmp_path, body: str, name: str = "m.py"):
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(body))
-    return path
-
-
-def load(spec, **settings):
-    return load_problem(str(spec), Settings(**settings))
-
-
-def load_error(spec, **settings) -> GradscopeError:
-    with pytest.raises(GradscopeError) as info:
-        load(spec, **settings)
-    return info.value
 
 
 def error_of(fn, *args) -> GradscopeError:

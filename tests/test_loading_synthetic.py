@@ -8,24 +8,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from loading_helpers import load, write
+
 from gradscope.errors import GradscopeError
-from gradscope.loading import load_problem
-from gradscope.settings import Settings
-
-
-def write(tmp_path, body: str, name: str = "m.py"):
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(body))
-    return path
 
 
 def model_file(tmp_path, layers: str, preamble: str = ""):
     return write(tmp_path, f"import torch\nfrom torch import nn\n{textwrap.dedent(preamble)}\n"
                            f"def build_model():\n    return {layers}\n")
-
-
-def load(spec, **settings):
-    return load_problem(str(spec), Settings(**settings))
 
 
 def first_batch(problem, batch_size=8):

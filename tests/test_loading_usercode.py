@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import sys
-import textwrap
 import uuid
 
-import pytest
+
+from loading_helpers import load_error, write
 
 from gradscope.errors import GradscopeError
 from gradscope.loading import load_problem
@@ -18,18 +18,6 @@ from torch import nn
 def build_model():
     return nn.Linear(4, 2)
 """
-
-
-def write(tmp_path, body: str, name: str = "m.py"):
-    path = tmp_path / name
-    path.write_text(textwrap.dedent(body))
-    return path
-
-
-def load_error(spec, **settings) -> GradscopeError:
-    with pytest.raises(GradscopeError) as info:
-        load_problem(str(spec), Settings(**settings))
-    return info.value
 
 
 def test_missing_file_says_not_found(tmp_path):
