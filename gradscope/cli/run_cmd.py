@@ -127,8 +127,7 @@ def _ending_line(script: dict, max_steps) -> str:
 
 
 def _header(report: dict, run: dict):
-    from rich.panel import Panel
-    from rich.table import Table
+    from gradscope.render.panels import facts_panel
 
     meta, script = run["meta"], report["script"]
     lr = f" lr {meta['lr']:g}" if isinstance(meta.get("lr"), (int, float)) else ""
@@ -137,9 +136,4 @@ def _header(report: dict, run: dict):
     lines = [("script", report["source"]), ("model", meta.get("model", "?")),
              ("training", f"{meta.get('optimizer')}{lr}, {run['steps_recorded']} steps recorded{skipped}, "
                           f"{meta.get('device')}{ranks}, {script['seconds']:.1f} s")]
-    body = Table.grid(padding=(0, 1))
-    body.add_column(style="bold")
-    body.add_column(overflow="fold")
-    for key, value in lines:
-        body.add_row(key, value)
-    return Panel(body, title=f"gradscope run: {run['variant']}", title_align="left")
+    return facts_panel(lines, f"gradscope run: {run['variant']}")

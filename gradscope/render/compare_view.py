@@ -18,6 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gradscope.render.format import SEVERITY_STYLE, num, percent, sci
+from gradscope.render.panels import facts_panel
 
 BEST_DEFINITION = ("best: no error finding and no NaN/Inf under any seed first, then the lowest median final loss "
                    "(mean of the last tenth of the steps)")
@@ -40,12 +41,7 @@ def header(report: dict[str, Any]) -> Panel:
                           f"{seed_text}, {s.get('device')}"),
              ("fairness", "every variant starts from the same initial weights and sees the same batches in the same "
                           "order under each seed")]
-    body = Table.grid(padding=(0, 1))
-    body.add_column(style="bold")
-    body.add_column(overflow="fold")
-    for key, value in lines:
-        body.add_row(key, value)
-    return Panel(body, title=f"gradscope compare: {report['source']}", title_align="left")
+    return facts_panel(lines, f"gradscope compare: {report['source']}")
 
 
 # Below this console width the table is shown as two (losses and verdicts; gradients), so nothing is cut off.

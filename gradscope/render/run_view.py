@@ -12,6 +12,7 @@ from rich.text import Text
 
 from gradscope.render.format import SEVERITY_ICON, SEVERITY_STYLE, num, percent, sci
 from gradscope.summary import numbers, summarize_layer, summarize_loss
+from gradscope.render.panels import facts_panel
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 SHADES = "·░▒▓█"
@@ -29,12 +30,7 @@ def header(report: dict[str, Any], run: dict[str, Any]) -> Panel:
                      f"{run['steps_recorded']}/{s['steps']} steps, seed {meta.get('seed')}, {meta.get('device')}, "
                      f"{meta.get('seconds', 0):.1f} s"),
     ]
-    body = Table.grid(padding=(0, 1))
-    body.add_column(style="bold")
-    body.add_column(overflow="fold")
-    for key, value in lines:
-        body.add_row(key, value)
-    return Panel(body, title=f"gradscope {report['command']}: {report['source']}", title_align="left")
+    return facts_panel(lines, f"gradscope {report['command']}: {report['source']}")
 
 
 def loss_line(run: dict[str, Any]) -> Text:

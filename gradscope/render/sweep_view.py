@@ -15,6 +15,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gradscope.render.format import num, sci
+from gradscope.render.panels import facts_panel
 
 PLOT_WIDTH, PLOT_HEIGHT = 64, 12
 MARKS = {"valley": "v", "min/10": "m", "steepest": "s", "divergence": "x", "best": "*", "fast": "f"}
@@ -145,12 +146,7 @@ def header(report: dict[str, Any]) -> Panel:
     ratio = f", {cost['vs_range_test']:.1f}x a {cost['range_test_steps']}-step range test" \
         if sweep["mode"] == "grid" and cost.get("vs_range_test") else ""
     lines.append(("cost", f"{cost['steps']} training steps{ratio}, {cost['seconds']:.1f} s"))
-    body = Table.grid(padding=(0, 1))
-    body.add_column(style="bold")
-    body.add_column(overflow="fold")
-    for key, value in lines:
-        body.add_row(key, value)
-    return Panel(body, title=f"gradscope sweep-lr ({sweep['mode']}): {report['source']}", title_align="left")
+    return facts_panel(lines, f"gradscope sweep-lr ({sweep['mode']}): {report['source']}")
 
 
 def sweep_view(report: dict[str, Any]) -> Group:
