@@ -11,8 +11,8 @@ from rich.table import Table
 from rich.text import Text
 
 from gradscope.render.format import SEVERITY_ICON, SEVERITY_STYLE, num, percent, sci
-from gradscope.summary import numbers, summarize_layer, summarize_loss
 from gradscope.render.panels import facts_panel
+from gradscope.summary import numbers, summarize_layer, summarize_loss
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 SHADES = "·░▒▓█"
