@@ -1,12 +1,10 @@
-"""Shared arithmetic for the rules: robust per-layer summaries, masks of non-finite gradients, number formatting.
+"""Shared arithmetic for the rules: robust per-layer summaries of finite values, findings helpers, formatting.
 
 Every rule reads the same few views of a RunRecord, so they live here once. numpy and pandas are imported inside
 the functions, keeping ``import gradscope.rules`` (which the CLI may need for ``--help``) free of them.
 
-Why the masks: ``RunRecord.layer_grad_norms()`` and ``total_grad_norms()`` sum squares with pandas, which skips NaN,
-so a layer one of whose parameters had a NaN gradient still shows a finite (partial) norm. A norm built from part of
-a layer is not evidence about that layer, so the rules treat any (step, layer) holding a non-finite gradient as
-missing; the `nonfinite` rule reports those cells instead.
+Non-finite gradients: ``RunRecord.layer_grad_norms()`` and ``total_grad_norms()`` are NaN/Inf wherever one of the
+summed gradients is, so the summaries below keep finite cells only; the `nonfinite` rule reports the others.
 """
 
 from __future__ import annotations
@@ -14,6 +12,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Mapping
 
+from gradscope.findings import Finding
 from gradscope.settings import DEFAULT_THRESHOLDS
 
 if TYPE_CHECKING:
@@ -59,16 +58,11 @@ def bad_grads(record: "RunRecord") -> "pd.DataFrame":
 
 
 def layer_grads(record: "RunRecord") -> "pd.DataFrame":
-    """Step x layer gradient norms (forward order) with every non-finite or partly non-finite cell set to NaN."""
+    """Step x layer gradient norms (forward order) with every non-finite cell set to NaN."""
     import numpy as np
 
     table = record.layer_grad_norms().astype(float)
-    bad = bad_grads(record)
-    keep = np.isfinite(table.to_numpy())
-    if len(bad):
-        counts = bad.groupby(["step", "layer"]).size().unstack("layer")
-        keep &= counts.reindex(index=table.index, columns=table.columns).isna().to_numpy()
-    return table.where(keep)
+    return table.where(np.isfinite(table.to_numpy()))
 
 
 def layer_summaries(table: "pd.DataFrame") -> dict[str, float]:
@@ -86,8 +80,7 @@ def zero_layers(table: "pd.DataFrame") -> set[str]:
 
 def total_grad_norms(record: "RunRecord") -> list[tuple[int, float]]:
     """(step, global gradient norm) for the steps where every gradient was finite and at least one existed."""
-    bad_steps = set(bad_grads(record)["step"].tolist())
-    return [(s, v) for s, v in enumerate(record.total_grad_norms()) if s not in bad_steps and math.isfinite(v)]
+    return [(s, v) for s, v in enumerate(record.total_grad_norms()) if math.isfinite(v)]
 
 
 def _median(values: "pd.Series") -> float:
@@ -117,3 +110,17 @@ def late_activation_fractions(record: "RunRecord", kind: str) -> dict[str, tuple
         late = rows[rows["step"].isin(steps[len(steps) // 2:])]
         out[str(layer)] = (float(np.median(late["fraction"].to_numpy())), len(late))
     return out
+
+
+def fraction_findings(record: "RunRecord", thresholds: Mapping[str, float], *, rule: str, severity: str, kind: str,
+                      what: str, hint: str) -> list["Finding"]:
+    """One finding per activation layer whose late median fraction of `kind` exceeds thresholds["<rule>.fraction"].
+
+    `what` completes "62.5% of net.3's ...", e.g. "units were dead".
+    """
+    limit = threshold(thresholds, f"{rule}.fraction")
+    return [Finding(rule=rule, severity=severity, layer=layer, step=None, hint=hint,
+                    message=(f"{pct(frac)} of {layer}'s {what} (median over its last "
+                             f"{plural(n, 'sampled step', 'sampled steps')}; threshold {pct(limit)})"),
+                    evidence={"fraction": frac, "samples": n})
+            for layer, (frac, n) in late_activation_fractions(record, kind).items() if frac > limit]

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Mapping
 
 from gradscope.findings import Finding
-from gradscope.rules._stats import late_activation_fractions, pct, plural, threshold
+from gradscope.rules._stats import fraction_findings
 from gradscope.settings import DEFAULT_THRESHOLDS
 
 if TYPE_CHECKING:
@@ -28,9 +28,4 @@ HINT = "use LeakyReLU/GELU, lower the learning rate, use He init, or normalise t
 
 
 def check(record: "RunRecord", thresholds: Mapping[str, float]) -> list[Finding]:
-    limit = threshold(thresholds, "dead_units.fraction")
-    return [Finding(rule=ID, severity=SEVERITY, layer=layer, step=None, hint=HINT,
-                    message=(f"{pct(frac)} of {layer}'s units were dead (median over its last "
-                             f"{plural(n, 'sampled step', 'sampled steps')}; threshold {pct(limit)})"),
-                    evidence={"fraction": frac, "samples": n})
-            for layer, (frac, n) in late_activation_fractions(record, KIND).items() if frac > limit]
+    return fraction_findings(record, thresholds, rule=ID, severity=SEVERITY, kind=KIND, what="units were dead", hint=HINT)

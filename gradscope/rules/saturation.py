@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Mapping
 
 from gradscope.findings import Finding
-from gradscope.rules._stats import late_activation_fractions, pct, plural, threshold
+from gradscope.rules._stats import fraction_findings
 from gradscope.settings import DEFAULT_THRESHOLDS
 
 if TYPE_CHECKING:
@@ -27,9 +27,4 @@ HINT = "normalise the inputs, use Xavier init or a lower learning rate, add norm
 
 
 def check(record: "RunRecord", thresholds: Mapping[str, float]) -> list[Finding]:
-    limit = threshold(thresholds, "saturation.fraction")
-    return [Finding(rule=ID, severity=SEVERITY, layer=layer, step=None, hint=HINT,
-                    message=(f"{pct(frac)} of {layer}'s outputs were saturated (median over its last "
-                             f"{plural(n, 'sampled step', 'sampled steps')}; threshold {pct(limit)})"),
-                    evidence={"fraction": frac, "samples": n})
-            for layer, (frac, n) in late_activation_fractions(record, KIND).items() if frac > limit]
+    return fraction_findings(record, thresholds, rule=ID, severity=SEVERITY, kind=KIND, what="outputs were saturated", hint=HINT)
