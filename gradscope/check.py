@@ -6,9 +6,9 @@ may differ run to run); the overfit check trains on one fixed batch (the first b
 and compares with a negative control, the identical run at lr=0, instead of a hand-picked absolute loss; and the
 thresholds are factors (1e3 for vanishing, 10x for the baseline) that rounding noise cannot cross.
 
-Settings: the usual precedence (defaults < [tool.gradscope] < --config YAML < flags), plus keys only `check` reads,
-taken out before the shared settings are resolved: `model` (the model file when none is given), `overfit_steps`,
-`baseline` and `baseline_factor`.
+Settings: the usual precedence (defaults < [tool.gradscope] < --config YAML < flags), plus keys only `check` reads
+from the same sources (settings.COMMAND_KEYS): `model` (the model file when none is given), `overfit_steps`,
+`overfit_drop`, `baseline` and `baseline_factor`.
 """
 
 from __future__ import annotations
@@ -21,10 +21,9 @@ from typing import Any, Callable
 from gradscope.baseline import DEFAULT_FACTOR, baseline_check, load_baseline
 from gradscope.errors import GradscopeError
 from gradscope.gate import CHECK_NAMES, Check, GateResult, excuses_from, findings_check, skipped_check, split_ignore
-from gradscope.settings import Settings, merge, parse_threshold_flag, read_pyproject, read_yaml
+from gradscope.settings import Settings, parse_threshold_flag, resolve_with_command_keys
 
 OVERFIT_MIN_DROP = 0.01  # the overfit run's loss must end at least 1% below the lr=0 control's
-CHECK_KEYS = {"model": str, "overfit_steps": int, "baseline": str, "baseline_factor": float}
 
 
 @dataclass(frozen=True)
@@ -53,34 +52,15 @@ class CheckOutcome:
 def resolve(flags: dict[str, Any], config: Path | None, thresholds: list[str] | None, check_flags: dict[str, Any],
             cwd: Path | None = None) -> tuple[Settings, CheckOptions]:
     """Settings and check options with the documented precedence; the check keys are read from the same sources."""
-    cwd = cwd or Path.cwd()
-    # `check` runs on the CPU unless a source asks otherwise: "auto" would tie a gate's numbers to its machine.
-    settings, extra = Settings(device="cpu"), {}
-    sources = [(read_pyproject(cwd / "pyproject.toml"), "[tool.gradscope] in pyproject.toml")]
-    if config is not None:
-        sources.append((read_yaml(Path(config)), str(config)))
     flags = {k: v for k, v in flags.items() if v is not None and v != []}
     if thresholds:
         flags["thresholds"] = dict(parse_threshold_flag(t) for t in thresholds)
-    sources.append((flags, "the command line"))
-    for table, source in sources:
-        table = dict(table)
-        extra.update({k: _coerce(k, table.pop(k), source) for k in list(table) if k in CHECK_KEYS})
-        settings = merge(settings, table, source)
+    # `check` runs on the CPU unless a source asks otherwise: "auto" would tie a gate's numbers to its machine.
+    settings, extra = resolve_with_command_keys(flags, config, cwd, base=Settings(device="cpu"))
     extra.update({k: v for k, v in check_flags.items() if v is not None})
-    settings = settings.validate()
     rule_ids, check_names = split_ignore(settings.ignore)
     settings = dataclasses.replace(settings, ignore=rule_ids)
     return settings, _options(extra, tuple(check_names))
-
-
-def _coerce(key: str, value: Any, source: str) -> Any:
-    kind = CHECK_KEYS[key]
-    if kind is float and isinstance(value, int) and not isinstance(value, bool):
-        value = float(value)
-    if not isinstance(value, kind) or isinstance(value, bool):
-        raise GradscopeError(f"{key} in {source} must be {kind.__name__}, got {value!r}")
-    return value
 
 
 def _options(extra: dict[str, Any], ignore_checks: tuple[str, ...]) -> CheckOptions:

@@ -93,9 +93,10 @@ FIELD_TYPES: dict[str, type] = {
 }
 assert set(FIELD_TYPES) == {f.name for f in fields(Settings)}
 
-# Keys a config file may hold for one command only (`gradscope check` reads them); the others pass them over, so
-# one [tool.gradscope] table serves every command.
-COMMAND_KEYS = ("model", "overfit_steps", "overfit_drop", "baseline", "baseline_factor")
+# Keys a config file may hold for one command only (`gradscope check` reads them), with their types; the other
+# commands pass them over, so one [tool.gradscope] table serves every command.
+COMMAND_KEYS: dict[str, type] = {"model": str, "overfit_steps": int, "overfit_drop": float, "baseline": str,
+                                 "baseline_factor": float}
 
 
 def coerce(key: str, value: Any, source: str) -> Any:
@@ -214,14 +215,28 @@ def read_yaml(path: Path) -> dict[str, Any]:
 
 def resolve(flags: Mapping[str, Any], config: Path | None = None, cwd: Path | None = None) -> Settings:
     """Apply the documented precedence. `flags` holds only the flags the user gave (None means not given)."""
+    return resolve_with_command_keys(flags, config, cwd)[0]
+
+
+def resolve_with_command_keys(flags: Mapping[str, Any], config: Path | None = None, cwd: Path | None = None,
+                              base: Settings | None = None) -> tuple[Settings, dict[str, Any]]:
+    """The settings, and the COMMAND_KEYS found in the same sources (later sources win), starting from `base`."""
     cwd = cwd or Path.cwd()
-    settings = Settings()
-    settings = merge(settings, _shared(read_pyproject(cwd / "pyproject.toml")), "[tool.gradscope] in pyproject.toml")
+    sources = [(read_pyproject(cwd / "pyproject.toml"), "[tool.gradscope] in pyproject.toml")]
     if config is not None:
-        settings = merge(settings, _shared(read_yaml(Path(config))), str(config))
-    settings = merge(settings, {k: v for k, v in flags.items() if v is not None}, "the command line")
-    return settings.validate()
+        sources.append((read_yaml(Path(config)), str(config)))
+    sources.append(({k: v for k, v in flags.items() if v is not None}, "the command line"))
+    settings, extra = base or Settings(), {}
+    for table, source in sources:
+        extra.update({k: _command_value(k, v, source) for k, v in table.items() if k in COMMAND_KEYS})
+        settings = merge(settings, {k: v for k, v in table.items() if k not in COMMAND_KEYS}, source)
+    return settings.validate(), extra
 
 
-def _shared(table: Mapping[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in table.items() if k not in COMMAND_KEYS}
+def _command_value(key: str, value: Any, source: str) -> Any:
+    kind = COMMAND_KEYS[key]
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise GradscopeError(f"{key} in {source} must be {kind.__name__}, got {value!r}")
+    return value
