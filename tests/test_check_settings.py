@@ -59,3 +59,9 @@ def test_bad_check_settings_are_user_errors(tmp_path, pyproject, message):
     with pytest.raises(GradscopeError) as exc:
         resolve({}, None, None, NO_FLAGS, cwd=tmp_path)
     assert message in exc.value.message
+
+
+def test_overfit_drop_in_a_config_file_reaches_check(tmp_path):
+    # Regression: the other commands passed over overfit_drop in [tool.gradscope], and check did not read it either.
+    write(tmp_path, 'model = "a.py"\noverfit_drop = 0.05\n')
+    assert resolve({}, None, None, NO_FLAGS, cwd=tmp_path)[1].overfit_drop == 0.05
