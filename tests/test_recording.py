@@ -70,6 +70,59 @@ def test_accumulation_and_clipping_record_the_accumulated_pre_clipping_gradient(
     assert max(e for row in expected for e in row) > 1e-2  # clipping to 1e-3 would have hidden these
 
 
+def test_direct_autograd_backward_is_measured_before_clipping():
+    model, (x, y) = _mlp(), _batch()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    names = [n for n, _ in model.named_parameters()]
+    expected, losses = [], []
+    with watch(model) as rec:
+        for _ in range(2):
+            opt.zero_grad()
+            a, b = nn.functional.mse_loss(model(x), y), model(x).abs().mean()
+            torch.autograd.backward([a, b])  # not through Tensor.backward: two scalars, one pass
+            expected.append([p.grad.norm().item() for p in model.parameters()])
+            losses.append(a.item() + b.item())
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1e-4)
+            opt.step()
+    np.testing.assert_allclose(_pivot(rec.frame(), "grad_norm", names), expected, rtol=1e-5)
+    np.testing.assert_allclose(rec.losses(), losses, rtol=1e-5)
+
+
+def test_reentrant_checkpointing_makes_one_pass_with_one_loss():
+    from torch.utils.checkpoint import checkpoint
+
+    model, (x, y) = _mlp(), _batch()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    names = [n for n, _ in model.named_parameters()]
+    expected, losses = [], []
+    with watch(model) as rec:
+        for _ in range(2):
+            opt.zero_grad()
+            # The reentrant variant runs a backward of the segment inside the outer backward.
+            hidden = checkpoint(model[:3], x.requires_grad_(), use_reentrant=True)
+            loss = nn.functional.mse_loss(model[3:](hidden), y)
+            loss.backward()
+            expected.append([p.grad.norm().item() for p in model.parameters()])
+            losses.append(loss.item())
+            opt.step()
+    np.testing.assert_allclose(_pivot(rec.frame(), "grad_norm", names), expected, rtol=1e-5)
+    np.testing.assert_allclose(rec.losses(), losses, rtol=1e-6)
+
+
+def test_a_loss_changed_in_place_after_backward_is_recorded_as_backpropagated():
+    model, (x, y) = _mlp(), _batch()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    with watch(model) as rec:
+        opt.zero_grad()
+        loss = nn.functional.mse_loss(model(x), y)
+        value = loss.item()
+        loss.backward()
+        with torch.no_grad():
+            loss.mul_(1000.0)  # e.g. a running total that starts as this tensor
+        opt.step()
+    assert rec.losses() == pytest.approx([value], rel=1e-6)
+
+
 def test_two_optimizers_after_one_backward_make_one_step():
     model, (x, y) = _mlp(), _batch()
     first = torch.optim.SGD(list(model.parameters())[:2], lr=0.1)
@@ -159,12 +212,14 @@ def test_nan_gradient_is_recorded_not_dropped():
 
 def test_hooks_and_patches_are_removed_even_when_the_loop_raises():
     model, (x, y) = _mlp(), _batch()
-    original_backward = torch.Tensor.backward
+    original_backward, original_tensor_backward = torch.autograd.backward, torch.Tensor.backward
     with pytest.raises(RuntimeError, match="boom"):
         with watch(model):
+            assert torch.autograd.backward is not original_backward  # wrapped while the watch is active
             nn.functional.mse_loss(model(x), y).backward()
             raise RuntimeError("boom")
-    assert torch.Tensor.backward is original_backward
+    assert torch.autograd.backward is original_backward
+    assert torch.Tensor.backward is original_tensor_backward
     for module in model.modules():
         assert not module._forward_hooks
     for p in model.parameters():

@@ -1,10 +1,10 @@
 """The Recorder: per optimizer step, the gradient, parameter and update norms of every trainable parameter.
 
 How a step is seen, with the user's own loop and optimizer:
-- Each parameter's post-accumulate-grad hook notices a backward pass; the first one of a pass queues a callback that
-  runs when the whole backward has finished, and that callback measures all gradients in one batched kernel. With
-  gradient accumulation the last measurement before the optimizer step is the accumulated gradient, and because it is
-  taken at the end of backward it comes before any clipping the user applies between backward and step.
+- backward_capture tells the recorder when a backward pass begins (with its loss) and when it has returned; then all
+  gradients are measured in one batched kernel. With gradient accumulation the last measurement before the optimizer
+  step is the accumulated gradient, and because it is taken as backward returns it comes before any clipping the user
+  applies between backward and step (and after DistributedDataParallel has written the averaged gradient).
 - A global optimizer step pre-hook (for optimizers that hold this model's parameters) marks the step as taken and, on
   statistics steps, measures the parameters and snapshots them; the update norm |p_after - p_before| is measured when
   the step is committed, which happens when the next backward begins (or when recording ends). Several optimizers
@@ -15,7 +15,7 @@ How a step is seen, with the user's own loop and optimizer:
   are assembled into rows (one per step) that move to the host in one transfer.
 
 Cost (benchmarks/overhead.py, numbers in benchmarks/README.md): a step without statistics reads every gradient once
-(one batched norm) and launches a handful of small kernels, with no per-parameter Python beyond the hooks; a
+(one batched norm) and launches a handful of small kernels, with no per-parameter Python and no per-parameter hooks; a
 statistics step also reads the parameters, copies them into a snapshot buffer and subtracts them from it in place,
 and runs the activation statistics. The snapshot buffer is allocated on the first statistics step and reused until
 detach (on CPU, allocating a fresh copy each step cost more than the copy itself).
@@ -68,8 +68,6 @@ class Recorder:
     # -- lifecycle -------------------------------------------------------------------------------------------------
     def attach(self) -> "Recorder":
         self._order = ForwardOrder(self.model, self.params)
-        for tensor in self._tensors:
-            self._handles.append(tensor.register_post_accumulate_grad_hook(self._on_grad_accumulated))
         self._set_activation_hooks(True)  # step 0 is a statistics step
         self._handles.append(register_optimizer_step_pre_hook(self._on_optimizer_step))
         self._handles.append(register_optimizer_step_post_hook(self._after_optimizer_step))
@@ -101,36 +99,27 @@ class Recorder:
         return self._order.layers() if self._order else []
 
     # -- events from hooks ----------------------------------------------------------------------------------------
-    def on_loss(self, loss: torch.Tensor) -> None:
-        """A scalar about to be backpropagated: the loss of the step being accumulated (summed over micro-batches)."""
-        self._begin_backward()
-        value = loss.detach().to(self._device, torch.float64)  # shape () or (1,): flush() makes it ()
-        self._loss = value if self._loss is None else self._loss + value
-
-    def _on_grad_accumulated(self, param: torch.Tensor) -> None:
-        if self._in_backward:
-            return
-        self._begin_backward()
-        self._in_backward = True
-        # A callback runs once the engine has finished this backward pass, after every gradient is accumulated.
-        # Queue the measurement from a first callback, so it runs after every callback queued during the pass too:
-        # DistributedDataParallel queues the one that writes the averaged gradient into .grad (measured: a single
-        # callback saw each rank's local gradient). Both run inside backward(), before any clipping that follows.
-        engine = torch.autograd.Variable._execution_engine
-        engine.queue_callback(lambda: engine.queue_callback(self._end_backward))
-
-    def _begin_backward(self) -> None:
+    def begin_backward(self, losses: list[torch.Tensor]) -> None:
+        """A backward pass is about to run; `losses` are the scalars it backpropagates (the loss of the step being
+        accumulated, summed over micro-batches). Called by backward_capture."""
         if self._taken:  # the previous step's optimizer has run: this backward belongs to a new step
             self._commit()
+        for loss in losses:
+            # A copy, since the script may change the loss tensor in place after backward (a running total, say); a
+            # plain clone, as converting to float64 here costs several times more in the middle of a step (measured
+            # 45 us against 11 us on the benchmark MLP): flush() converts the losses of many steps at once.
+            value = loss.detach().clone()  # shape () or (1,): flush() makes it ()
+            self._loss = value if self._loss is None else self._loss.to(torch.float64) + value.to(self._loss.device)
 
-    def _end_backward(self) -> None:
-        self._in_backward = False
+    def end_backward(self) -> None:
+        """A backward pass has returned: measure every gradient, in one batched kernel. Called by backward_capture."""
         grads = [t.grad for t in self._tensors]
-        self._has_grad = [g is not None for g in grads]
-        if all(self._has_grad):
+        if all(g is not None for g in grads):  # not `None in grads`: that calls Tensor.__eq__ on each gradient
             self._grad_norms = batched_norms(grads, self._device, self._groups)
+            self._has_grad = self._constants.ones_params
             return
-        index = self._has_grad_tensors(self._has_grad)[1]
+        has_grad = [g is not None for g in grads]
+        self._has_grad, index = self._has_grad_tensors(has_grad)
         out = torch.full((len(grads),), NAN, device=self._device)
         out[index] = batched_norms([g for g in grads if g is not None], self._device)
         self._grad_norms = out
@@ -139,7 +128,7 @@ class Recorder:
         if self._taken or not self._is_relevant(optimizer):
             return
         if self._grad_norms is None:  # gradients set without a backward pass we saw (e.g. by hand)
-            self._end_backward()
+            self.end_backward()
         self._taken = True
         if self.step % self.stats_every == 0:
             with torch.no_grad():
@@ -184,7 +173,7 @@ class Recorder:
             with torch.no_grad():  # the snapshot buffer becomes p_before - p_after; its norm is the update's norm
                 torch._foreach_sub_(self._snapshot, self._tensors)
                 updates = batched_norms(self._snapshot, self._device, self._groups)
-        has_grad = self._has_grad_tensors(self._has_grad)[0] if self._has_grad else self._constants.zeros_params
+        has_grad = self._has_grad if self._has_grad is not None else self._constants.zeros_params
         # Only references are kept here; flush() assembles the rows of flush_every steps at once. Between the large
         # kernels of a training step each small op costs several times what it costs in a tight loop (cold caches),
         # so the per-step path launches as few as it can.
@@ -224,7 +213,8 @@ class Recorder:
         grad, param, update = (torch.stack([step[i] if step[i] is not None else c.nan_params for step in pending])
                                for i in range(3))
         has_grad = torch.stack([step[3] for step in pending])
-        loss = torch.stack([_scalar(step[4]) if step[4] is not None else c.nan_loss for step in pending])
+        loss = torch.stack([_scalar(step[4]).to(self._device, torch.float64) if step[4] is not None else c.nan_loss
+                            for step in pending])
         has_loss = torch.tensor([step[4] is not None for step in pending], dtype=torch.float64).to(self._device)
         acts = torch.stack([step[5] for step in pending])
         # torch.cat promotes the float32 columns to the float64 of the loss.
@@ -233,9 +223,8 @@ class Recorder:
 
     def _reset_step_state(self) -> None:
         self._taken = False
-        self._in_backward = False
         self._grad_norms: torch.Tensor | None = None
-        self._has_grad: list[bool] = []
+        self._has_grad: torch.Tensor | None = None  # float32 flags, one per parameter
         self._param_norms: torch.Tensor | None = None
         self._snapshot: list[torch.Tensor] | None = None
         self._loss: torch.Tensor | None = None
@@ -264,6 +253,7 @@ class _Constants:
     def __init__(self, n_params: int, n_acts: int, device: torch.device):
         self.nan_params = torch.full((n_params,), NAN, dtype=torch.float32, device=device)
         self.zeros_params = torch.zeros(n_params, dtype=torch.float32, device=device)
+        self.ones_params = torch.ones(n_params, dtype=torch.float32, device=device)
         self.nan_acts = torch.full((n_acts,), NAN, dtype=torch.float32, device=device)
         self.nan_scalar = torch.tensor(NAN, dtype=torch.float32, device=device)
         self.nan_loss = torch.tensor(NAN, dtype=torch.float64, device=device)

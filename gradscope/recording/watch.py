@@ -5,9 +5,9 @@
             opt.zero_grad(); loss = loss_fn(model(x), y); loss.backward(); opt.step()
     df = rec.frame()      # one row per (step, parameter)
 
-The loss of each step is picked up from `loss.backward()` (a scalar's Tensor.backward is wrapped while any watch is
-active, and unwrapped when the last one ends); with gradient accumulation the step's loss is the sum of its
-micro-batch losses, the objective whose gradient the step uses.
+The loss of each step is picked up from `loss.backward()` (torch.autograd.backward is wrapped while any watch is
+active, and unwrapped when the last one ends: see backward_capture); with gradient accumulation the step's loss is
+the sum of its micro-batch losses, the objective whose gradient the step uses.
 """
 
 from __future__ import annotations
@@ -20,14 +20,12 @@ from torch import nn
 
 from gradscope.errors import GradscopeError
 from gradscope.records import RunRecord
+from gradscope.recording import backward_capture
 from gradscope.recording.recorder import Recorder
 
 # Statistics beyond the gradients (parameter/update norms, activations) every 8th step: on the costliest benchmark
 # model (a 20-layer MLP) every step costs 1.43x a plain step, every 8th ~1.06x (benchmarks/overhead.py).
 DEFAULT_STATS_EVERY = 8
-
-_active: list[Recorder] = []
-_original_backward = None
 
 
 class Watch:
@@ -69,7 +67,7 @@ def watch(model: nn.Module, *, stats_every: int = DEFAULT_STATS_EVERY, activatio
     recorder = Recorder(model, stats_every=stats_every, activations=activations, flush_every=flush_every)
     if not recorder.params:
         raise GradscopeError("the model has no trainable parameters", fix="set requires_grad=True on what should train")
-    start_loss_capture(recorder)
+    backward_capture.start(recorder)
     try:
         recorder.attach()
         yield Watch(recorder, variant)
@@ -77,30 +75,4 @@ def watch(model: nn.Module, *, stats_every: int = DEFAULT_STATS_EVERY, activatio
         try:
             recorder.detach()
         finally:
-            stop_loss_capture(recorder)
-
-
-def start_loss_capture(recorder: Recorder) -> None:
-    """Send every scalar that is backpropagated to `recorder.on_loss` until stop_loss_capture (nestable)."""
-    global _original_backward
-    if not _active:
-        _original_backward = torch.Tensor.backward
-        original = _original_backward
-
-        def backward(self, *args, **kwargs):
-            if self.numel() == 1:
-                for rec in _active:
-                    rec.on_loss(self)
-            return original(self, *args, **kwargs)
-
-        torch.Tensor.backward = backward
-    _active.append(recorder)
-
-
-def stop_loss_capture(recorder: Recorder) -> None:
-    global _original_backward
-    if recorder in _active:
-        _active.remove(recorder)
-    if not _active and _original_backward is not None:
-        torch.Tensor.backward = _original_backward
-        _original_backward = None
+            backward_capture.stop(recorder)

@@ -30,7 +30,7 @@ class ScriptRecorder(Recorder):
         if self._grad_norms is not None:  # None: not measured yet; measured at the step, after GradScaler unscaled
             self._grad_norms = self._grad_norms * inverse.float()
         if self._loss is not None:
-            self._loss = self._loss * inverse
+            self._loss = self._loss.to(self._device, torch.float64) * inverse
 
     def discard_step(self) -> None:
         """Forget the step being accumulated: the GradScaler skipped it."""

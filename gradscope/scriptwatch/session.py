@@ -1,9 +1,9 @@
 """A watch session: the global hooks installed while a script runs, the recorders they start, and when to stop it.
 
 - Each optimizer the script creates is traced to its model(s) (discovery.py), and a ScriptRecorder is attached to
-  each; its loss is picked up from `Tensor.backward` as `gradscope.watch` does. Until the first step, the models are
-  those of all the optimizers created so far together, so one model split across two optimizers stays one model
-  (the price: models inside one container whose optimizers step separately, like a GAN's generator and
+  each; its loss is picked up from `torch.autograd.backward` as `gradscope.watch` does. Until the first step, the
+  models are those of all the optimizers created so far together, so one model split across two optimizers stays
+  one model (the price: models inside one container whose optimizers step separately, like a GAN's generator and
   discriminator held by one nn.Module, are one model whose every optimizer step is a step). An optimizer created
   after training began adds the models of its parameters not watched yet.
 - Steps are the recorders' optimizer steps (several optimizers stepping after one backward make one step; a step
@@ -26,7 +26,7 @@ from torch.nn.modules.module import register_module_forward_pre_hook
 from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
 from gradscope.errors import GradscopeError
-from gradscope.recording.watch import start_loss_capture, stop_loss_capture
+from gradscope.recording import backward_capture
 from gradscope.scriptwatch import distributed
 from gradscope.scriptwatch.amp import grad_scalers_watched
 from gradscope.scriptwatch.discovery import models_for, optimizer_params, optimizers_created
@@ -113,11 +113,11 @@ class Session:
         recorder = ScriptRecorder(model, stats_every=self.options.stats_every, activations=self.options.activations)
         if not recorder.params:
             return
-        start_loss_capture(recorder)
+        backward_capture.start(recorder)
         try:
             recorder.attach()
         except BaseException:
-            stop_loss_capture(recorder)
+            backward_capture.stop(recorder)
             raise
         self.recorders.append(recorder)
 
@@ -130,7 +130,7 @@ class Session:
             try:
                 recorder.detach()
             finally:
-                stop_loss_capture(recorder)
+                backward_capture.stop(recorder)
 
     # -- steps ------------------------------------------------------------------------------------------------------
     @property
