@@ -27,6 +27,25 @@ def batched_norms(tensors: Sequence[torch.Tensor], out_device: torch.device,
     return out
 
 
+def norm_scalars(tensors: Sequence[torch.Tensor], out_device: torch.device,
+                 groups: Sequence[Sequence[int]] | None = None) -> list[torch.Tensor]:
+    """The L2 norm of each tensor as a list of 0-d float32 tensors on `out_device`, in the order given.
+
+    No stack: the caller stacks them together with its other scalars of the step, in one kernel.
+    """
+    groups = group_indices(tensors) if groups is None else groups
+    if len(groups) == 1:
+        norms = _group_norm_list(list(tensors))
+        if norms and (norms[0].dtype != torch.float32 or norms[0].device != out_device):
+            norms = [n.to(out_device, torch.float32) for n in norms]
+        return norms
+    out: list[torch.Tensor] = [None] * len(tensors)  # type: ignore[list-item]
+    for indices in groups:
+        for i, n in zip(indices, _group_norm_list([tensors[i] for i in indices])):
+            out[i] = n.to(out_device, torch.float32)
+    return out
+
+
 def group_indices(tensors: Sequence[torch.Tensor]) -> list[list[int]]:
     """Indices of `tensors` grouped by (device, dtype), each group in order: one fused kernel per group."""
     groups: dict[tuple[torch.device, torch.dtype], list[int]] = defaultdict(list)
@@ -37,12 +56,19 @@ def group_indices(tensors: Sequence[torch.Tensor]) -> list[list[int]]:
 
 def _group_norms(tensors: list[torch.Tensor]) -> torch.Tensor:
     """float32 norms of same-device, same-dtype tensors (float64 ones accumulated in float64)."""
+    norms = torch.stack(_group_norm_list(tensors))
+    return norms if norms.dtype == torch.float32 else norms.float()
+
+
+def _group_norm_list(tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+    """0-d norms of same-device, same-dtype tensors: float32, or float64 for float64 tensors (accumulated so)."""
+    if not tensors:
+        return []
     dtype = torch.float64 if tensors[0].dtype == torch.float64 else torch.float32
     if any(t.is_sparse for t in tensors):  # e.g. nn.Embedding(sparse=True): _foreach_norm takes dense tensors only
-        norms = torch.stack([_norm(t, dtype) for t in tensors])
-    else:  # torch._foreach_norm is what clip_grad_norm_ uses: one launch for the list instead of one per tensor
-        norms = torch.stack(torch._foreach_norm(tensors, 2, dtype=dtype))
-    return norms if dtype == torch.float32 else norms.float()
+        return [_norm(t, dtype) for t in tensors]
+    # torch._foreach_norm is what clip_grad_norm_ uses: one launch for the list instead of one per tensor
+    return list(torch._foreach_norm(tensors, 2, dtype=dtype))
 
 
 def _moved(t: torch.Tensor, device: torch.device) -> torch.Tensor:

@@ -31,7 +31,7 @@ from torch.optim.optimizer import register_optimizer_step_post_hook, register_op
 
 from gradscope.recording import activations as act
 from gradscope.recording.layers import ForwardOrder, TrackedParam, model_device, strip_wrappers, tracked_params
-from gradscope.recording.norms import batched_norms, group_indices
+from gradscope.recording.norms import batched_norms, group_indices, norm_scalars
 
 NAN = float("nan")
 
@@ -104,30 +104,47 @@ class Recorder:
         accumulated, summed over micro-batches). Called by backward_capture."""
         if self._taken:  # the previous step's optimizer has run: this backward belongs to a new step
             self._commit()
-        for loss in losses:
-            # A copy, since the script may change the loss tensor in place after backward (a running total, say); a
-            # plain clone, as converting to float64 here costs several times more in the middle of a step (measured
-            # 45 us against 11 us on the benchmark MLP): flush() converts the losses of many steps at once.
-            value = loss.detach().clone()  # shape () or (1,): flush() makes it ()
-            self._loss = value if self._loss is None else self._loss.to(torch.float64) + value.to(self._loss.device)
+        # Only detached views now: end_backward copies their values into the step's row, in the same kernel as the
+        # gradient norms, before the script can change the loss tensor in place (a running total, say).
+        self._pass_losses = [loss.detach() for loss in losses]
 
     def end_backward(self) -> None:
-        """A backward pass has returned: measure every gradient, in one batched kernel. Called by backward_capture."""
+        """A backward pass has returned: measure every gradient, in one batched kernel, and stack the norms with the
+        loss into the step's row (one more kernel). Called by backward_capture."""
         grads = [t.grad for t in self._tensors]
-        if all(g is not None for g in grads):  # not `None in grads`: that calls Tensor.__eq__ on each gradient
-            self._grad_norms = batched_norms(grads, self._device, self._groups)
-            self._has_grad = self._constants.ones_params
-            return
-        has_grad = [g is not None for g in grads]
-        self._has_grad, index = self._has_grad_tensors(has_grad)
-        out = torch.full((len(grads),), NAN, device=self._device)
-        out[index] = batched_norms([g for g in grads if g is not None], self._device)
-        self._grad_norms = out
+        losses, self._pass_losses = self._pass_losses, []
+        with torch.no_grad():  # after backward(create_graph=True) the gradients require grad: no graph for norms
+            if all(g is not None for g in grads):  # not `None in grads`: that calls Tensor.__eq__ on each gradient
+                parts = norm_scalars(grads, self._device, self._groups)
+                self._has_grad = self._constants.ones_params
+            else:
+                norms = iter(norm_scalars([g for g in grads if g is not None], self._device))
+                nan = self._constants.nan_scalar
+                parts = [next(norms) if g is not None else nan for g in grads]
+                self._has_grad = self._has_grad_flags(tuple(g is not None for g in grads))
+            parts.append(self._step_loss(losses))
+            self._row = torch.stack(parts)
+
+    def _step_loss(self, losses: list[torch.Tensor]) -> torch.Tensor:
+        """The step's loss so far, this pass's included: a float32 scalar on the device, NaN when none was seen."""
+        total = None
+        for loss in losses:
+            value = loss.reshape(()) if loss.dim() else loss
+            if value.dtype != torch.float32 or value.device != self._device:
+                value = value.to(self._device, torch.float32)
+            total = value if total is None else total + value
+        if self._loss_seen:  # an earlier micro-batch of this step: its loss is the last entry of the row
+            earlier = self._row[-1]
+            total = earlier if total is None else earlier + total
+        if total is None:
+            return self._constants.nan_scalar
+        self._loss_seen = True
+        return total
 
     def _on_optimizer_step(self, optimizer, args, kwargs) -> None:
         if self._taken or not self._is_relevant(optimizer):
             return
-        if self._grad_norms is None:  # gradients set without a backward pass we saw (e.g. by hand)
+        if self._row is None:  # gradients set without a backward pass we saw (e.g. by hand)
             self.end_backward()
         self._taken = True
         if self.step % self.stats_every == 0:
@@ -177,7 +194,7 @@ class Recorder:
         # Only references are kept here; flush() assembles the rows of flush_every steps at once. Between the large
         # kernels of a training step each small op costs several times what it costs in a tight loop (cold caches),
         # so the per-step path launches as few as it can.
-        self._pending.append((self._grad_norms, self._param_norms, updates, has_grad, self._loss,
+        self._pending.append((self._row, self._param_norms, updates, has_grad, self._loss_seen,
                               self._activation_row()))
         self.step += 1
         acts_next = self._next_acts
@@ -192,13 +209,10 @@ class Recorder:
         nan = self._constants.nan_scalar
         return torch.stack([self._acts.get(name, nan) for name in self.act_names]).reshape(-1)
 
-    def _has_grad_tensors(self, has_grad: list[bool]) -> tuple[torch.Tensor, torch.Tensor]:
-        """The has_grad flags as a float32 vector, and the indices of the True ones, both on the device (cached)."""
-        key = tuple(has_grad)
+    def _has_grad_flags(self, key: tuple[bool, ...]) -> torch.Tensor:
+        """The has_grad flags as a float32 vector on the device (cached: the pattern rarely changes)."""
         if key not in self._has_grad_cache:
-            flags = torch.tensor(has_grad, dtype=torch.float32).to(self._device)
-            index = torch.tensor([i for i, ok in enumerate(has_grad) if ok], dtype=torch.long).to(self._device)
-            self._has_grad_cache[key] = (flags, index)
+            self._has_grad_cache[key] = torch.tensor(key, dtype=torch.float32).to(self._device)
         return self._has_grad_cache[key]
 
     def flush(self) -> None:
@@ -209,25 +223,24 @@ class Recorder:
         if not self._pending:
             return
         pending, self._pending = self._pending, []
-        c = self._constants
-        grad, param, update = (torch.stack([step[i] if step[i] is not None else c.nan_params for step in pending])
-                               for i in range(3))
+        c, n = self._constants, len(self.params)
+        head = torch.stack([step[0] if step[0] is not None else c.nan_row for step in pending])  # grad norms, loss
+        param, update = (torch.stack([step[i] if step[i] is not None else c.nan_params for step in pending])
+                         for i in (1, 2))
         has_grad = torch.stack([step[3] for step in pending])
-        loss = torch.stack([_scalar(step[4]).to(self._device, torch.float64) if step[4] is not None else c.nan_loss
-                            for step in pending])
-        has_loss = torch.tensor([step[4] is not None for step in pending], dtype=torch.float64).to(self._device)
+        has_loss = torch.tensor([float(step[4]) for step in pending], dtype=torch.float32).to(self._device)
         acts = torch.stack([step[5] for step in pending])
-        # torch.cat promotes the float32 columns to the float64 of the loss.
-        block = torch.cat([grad, param, update, has_grad, loss[:, None], has_loss[:, None], acts], dim=1)
-        self.row_blocks.append(block.cpu())
+        block = torch.cat([head[:, :n], param, update, has_grad, head[:, n:], has_loss[:, None], acts], dim=1)
+        self.row_blocks.append(block.cpu().to(torch.float64))
 
     def _reset_step_state(self) -> None:
         self._taken = False
-        self._grad_norms: torch.Tensor | None = None
+        self._row: torch.Tensor | None = None  # float32: the gradient norms, then the loss (see end_backward)
+        self._loss_seen = False
+        self._pass_losses: list[torch.Tensor] = []
         self._has_grad: torch.Tensor | None = None  # float32 flags, one per parameter
         self._param_norms: torch.Tensor | None = None
         self._snapshot: list[torch.Tensor] | None = None
-        self._loss: torch.Tensor | None = None
         self._acts: dict[str, torch.Tensor] = {}
 
     def _is_relevant(self, optimizer) -> bool:
@@ -256,9 +269,5 @@ class _Constants:
         self.ones_params = torch.ones(n_params, dtype=torch.float32, device=device)
         self.nan_acts = torch.full((n_acts,), NAN, dtype=torch.float32, device=device)
         self.nan_scalar = torch.tensor(NAN, dtype=torch.float32, device=device)
-        self.nan_loss = torch.tensor(NAN, dtype=torch.float64, device=device)
-
-
-def _scalar(t: torch.Tensor) -> torch.Tensor:
-    return t.reshape(()) if t.dim() else t
+        self.nan_row = torch.full((n_params + 1,), NAN, dtype=torch.float32, device=device)
 

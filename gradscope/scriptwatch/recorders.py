@@ -26,11 +26,9 @@ class ScriptRecorder(Recorder):
         if self._unscaled:
             return
         self._unscaled = True
-        inverse = scale.detach().reshape(()).to(self._device, torch.float64).reciprocal()
-        if self._grad_norms is not None:  # None: not measured yet; measured at the step, after GradScaler unscaled
-            self._grad_norms = self._grad_norms * inverse.float()
-        if self._loss is not None:
-            self._loss = self._loss.to(self._device, torch.float64) * inverse
+        inverse = scale.detach().reshape(()).to(self._device, torch.float32).reciprocal()
+        if self._row is not None:  # None: not measured yet; measured at the step, after GradScaler unscaled
+            self._row = self._row * inverse  # the gradient norms and the loss alike
 
     def discard_step(self) -> None:
         """Forget the step being accumulated: the GradScaler skipped it."""
