@@ -12,6 +12,10 @@ and each variant block is paired with the mean of the two plain blocks around it
 machine's speed). The table shows the median of those paired ratios and their IQR; `control` is a plain block timed
 as if it were a variant, so its ratios are the noise floor of the machine at that moment.
 
+Before timing, glibc is told not to hand freed memory back to the OS (steady_allocator; --default-malloc skips it):
+with its defaults, page faults of the plain loop swing the CPU ratios by +-10% for reasons that have nothing to do
+with the recorder.
+
 By default each model gets a time budget (about 55 s; --quick: 8 s) and runs as many repeats as fit in it, at least
 3 (--quick: 1) and at most 40; --repeats N runs exactly N. On a shared machine, the load average printed with the
 table tells how busy it was; the control's IQR tells how much that disturbed the ratios.
@@ -29,6 +33,7 @@ and the table reports the smallest k that this puts within the 1.10x target.
 from __future__ import annotations
 
 import argparse
+import ctypes
 import math
 import os
 import statistics
@@ -358,6 +363,25 @@ def show(title: str, header: list[str], body: list[list[str]], style: str) -> No
     Console(width=max(120, Console().width)).print(table)
 
 
+def steady_allocator() -> str:
+    """Ask glibc to keep freed memory instead of handing it back to the OS; returns how the allocator is set.
+
+    With glibc's defaults a plain CPU loop returns its gradient memory at zero_grad(set_to_none=True) and faults it in
+    again at the next backward (hundreds of minor page faults a step on the MLP); a watched loop's small allocations
+    change that pattern, which moved the MLP's ratios between 0.92x and 1.13x for the same code. Without trimming, and
+    with tensors below 32 MiB served from the heap rather than fresh mmaps, neither loop takes faults and the ratios
+    are the recorder's cost alone. --default-malloc keeps glibc's defaults.
+    """
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
+        if libc.mallopt(m_mmap_threshold, 32 * 2**20) and libc.mallopt(m_trim_threshold, 2**30):
+            return "glibc malloc, no trimming"
+    except (OSError, AttributeError):
+        pass
+    return "allocator defaults (not glibc)"
+
+
 def load_average() -> str:
     return f"{os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else "?"
 
@@ -379,6 +403,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--variants", default="", help="only the variants whose name contains one of these "
                         "comma-separated words, e.g. grad,naive (the control always runs)")
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--default-malloc", action="store_true", help="keep glibc's default trimming and mmap "
+                        "threshold (see steady_allocator: they add page faults that swing the CPU ratios)")
     parser.add_argument("--plain", action="store_true", help="plain-text tables instead of rich")
     parser.add_argument("--markdown", action="store_true", help="markdown tables, as in benchmarks/README.md")
     return parser.parse_args(argv)
@@ -416,6 +442,7 @@ def main(argv: list[str] | None = None) -> int:
     ks = [int(k) for k in args.stats_every.split(",") if k.strip()]
     words = [w.strip() for w in args.variants.split(",") if w.strip()]
     chosen = [v for v in variants(ks) if v.name == CONTROL or not words or any(w in v.name for w in words)]
+    allocator = "glibc malloc defaults" if args.default_malloc else steady_allocator()
     started, load_before = time.perf_counter(), load_average()
 
     def progress(message: str) -> None:
@@ -424,7 +451,7 @@ def main(argv: list[str] | None = None) -> int:
     all_results = {name: measure(workload(name, device), chosen, plan_for(name, args, device, ks), device, progress)
                    for name in names}
     repeats = "/".join(str(len(r[CONTROL].ratios)) for r in all_results.values())
-    title = (f"Step time with gradscope.watch vs without ({describe(device)}; repeats {repeats}; "
+    title = (f"Step time with gradscope.watch vs without ({describe(device)}, {allocator}; repeats {repeats}; "
              f"load average {load_before} before, {load_average()} after)")
     style = "markdown" if args.markdown else "plain" if args.plain else "rich"
     show(title, ["model", "variant", "median step ms", "median paired ratio", "IQR of ratios"], rows(all_results),
