@@ -241,18 +241,18 @@ def test_stats_every_measures_param_norms_only_on_those_steps():
     assert rec.frame()["grad_norm"].notna().all()  # gradients are measured every step
 
 
-def test_watch_takes_statistics_every_eighth_step_by_default():
+def test_watch_takes_statistics_every_sixteenth_step_by_default():
     model, (x, y) = _mlp(), _batch()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
     with watch(model) as rec:
-        for _ in range(17):
+        for _ in range(33):
             opt.zero_grad()
             nn.functional.mse_loss(model(x), y).backward()
             opt.step()
     record = rec.record()
     measured = record.params.groupby("step")["param_norm"].apply(lambda s: s.notna().all())
-    assert [s for s, ok in measured.items() if ok] == [0, 8, 16]
-    assert sorted(record.activations["step"].unique()) == [0, 8, 16]
+    assert [s for s, ok in measured.items() if ok] == [0, 16, 32]
+    assert sorted(record.activations["step"].unique()) == [0, 16, 32]
 
 
 def test_top_level_watch_is_the_recording_watch():
