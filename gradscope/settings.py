@@ -55,7 +55,7 @@ class Settings:
     json: str | None = None
     csv: str | None = None
     # Statistics that cost more than one read of the gradients are taken every `stats_every` steps.
-    stats_every: int = 1
+    stats_every: int = 1  # the CLI's own runs are short; long ones use LONG_RUN_STATS_EVERY
     thresholds: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
     fail_on: str = "error"
     ignore: list[str] = field(default_factory=list)
@@ -79,6 +79,12 @@ class Settings:
         """The settings a report records (what was trained, not where output went)."""
         keys = ("steps", "lr", "optimizer", "momentum", "batch_size", "seed", "device", "stats_every")
         return {k: getattr(self, k) for k in keys}
+
+
+# stats_every of `gradscope.watch()` and `gradscope run`, which watch training runs of any length: on the costliest
+# benchmark model (a 20-layer MLP) statistics on every step cost 1.35-1.43x a plain step, every 8th 1.06-1.11x,
+# every 16th 1.04-1.07x (benchmarks/overhead.py --stats-every 8,16), so 16 stays inside a 1.10x budget.
+LONG_RUN_STATS_EVERY = 16
 
 
 def _require(ok: bool, key: str, value: Any, valid: str) -> None:

@@ -209,3 +209,17 @@ def test_pyproject_settings_apply_and_keys_only_check_reads_are_ignored(tmp_path
     result = invoke("run", script.name)
     assert result.exit_code == 1, result.output
     assert "update_ratio" in result.output
+
+
+@pytest.mark.parametrize("flags, every", [((), 16), (("--stats-every", "1"), 1)])
+def test_run_takes_statistics_every_sixteenth_step_unless_told(tmp_path, flags, every):
+    script = _script(tmp_path, "train(20)\n")
+    report = tmp_path / "r.json"
+    result = invoke("run", *flags, "--json", report, "-q", script)
+    assert result.exit_code == 0, result.output
+    data = _report(report)
+    assert data["settings"]["stats_every"] == every
+    (run,) = data["runs"]
+    measured = [step for step, value in enumerate(run["layers"][0]["param_norm"]) if value is not None]
+    assert measured == list(range(0, 20, every))
+    assert all(value is not None for value in run["layers"][0]["grad_norm"])  # gradients: every step

@@ -39,16 +39,19 @@ Format = Annotated[str, typer.Option(
 FORMATS = ("text", "github")
 
 
-def settings_from(flags: dict[str, Any], config: Path | None, thresholds: list[str] | None = None):
-    """Resolve settings with the documented precedence; `flags` maps setting names to flag values (None: not given)."""
-    from gradscope.settings import parse_threshold_flag, resolve
+def settings_from(flags: dict[str, Any], config: Path | None, thresholds: list[str] | None = None, base=None):
+    """Resolve settings with the documented precedence; `flags` maps setting names to flag values (None: not given).
+
+    `base` replaces the built-in defaults for a command whose defaults differ (`run`'s stats_every).
+    """
+    from gradscope.settings import parse_threshold_flag, resolve_with_command_keys
 
     flags = dict(flags)
     if thresholds:
         flags["thresholds"] = dict(parse_threshold_flag(t) for t in thresholds)
     if flags.get("ignore") == []:
         flags["ignore"] = None
-    return resolve(flags, config=config)
+    return resolve_with_command_keys(flags, config, base=base)[0]
 
 
 def check_outputs(settings) -> None:

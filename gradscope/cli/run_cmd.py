@@ -54,7 +54,10 @@ def _run(script: str, args: tuple[str, ...], module: bool, max_steps, flags: dic
 
     junit, fmt = ci
     check_ci_options(junit, fmt)
-    settings = o.settings_from(flags, config, thresholds)
+    from gradscope.settings import LONG_RUN_STATS_EVERY, Settings
+
+    # A script's training run can be long: statistics every 16th step unless --stats-every or a config says otherwise.
+    settings = o.settings_from(flags, config, thresholds, base=Settings(stats_every=LONG_RUN_STATS_EVERY))
     validate_rule_ids(settings.ignore)  # before the script runs, not after
     o.check_outputs(settings)
     outcome = watch_script(ScriptTarget(script, args, module), settings, max_steps)

@@ -18,14 +18,12 @@ from typing import Iterator
 from torch import nn
 
 from gradscope.errors import GradscopeError
+from gradscope.settings import LONG_RUN_STATS_EVERY
 from gradscope.records import RunRecord
 from gradscope.recording import backward_capture
 from gradscope.recording.recorder import Recorder
 
-# Statistics beyond the gradients (parameter/update norms, activations) every 16th step: on the costliest benchmark
-# model (a 20-layer MLP) every step costs 1.35-1.43x a plain step, every 8th 1.06-1.11x, every 16th 1.04-1.07x
-# (benchmarks/overhead.py --stats-every 8,16), so 16 stays inside the 1.10x budget on a noisy machine too.
-DEFAULT_STATS_EVERY = 16
+DEFAULT_STATS_EVERY = LONG_RUN_STATS_EVERY  # statistics beyond the gradients every 16th step (see settings)
 
 
 class Watch:
