@@ -123,6 +123,25 @@ def test_a_loss_changed_in_place_after_backward_is_recorded_as_backpropagated():
     assert rec.losses() == pytest.approx([value], rel=1e-6)
 
 
+def test_two_watches_in_one_loop_each_get_their_own_model_s_loss():
+    (x, y), first, second = _batch(), _mlp(0), _mlp(1)
+    opts = [torch.optim.SGD(m.parameters(), lr=0.1) for m in (first, second)]
+    losses = {0: [], 1: []}
+    with watch(first) as a, watch(second) as b:
+        for _ in range(3):
+            for opt in opts:
+                opt.zero_grad()
+            for i, model in enumerate((first, second)):  # both passes, then both steps: no zero_grad in between
+                loss = nn.functional.mse_loss(model(x), y) * (i + 1)
+                loss.backward()
+                losses[i].append(loss.item())
+            for opt in opts:
+                opt.step()
+    np.testing.assert_allclose(a.losses(), losses[0], rtol=1e-6)
+    np.testing.assert_allclose(b.losses(), losses[1], rtol=1e-6)
+    assert a.steps == b.steps == 3
+
+
 def test_two_optimizers_after_one_backward_make_one_step():
     model, (x, y) = _mlp(), _batch()
     first = torch.optim.SGD(list(model.parameters())[:2], lr=0.1)

@@ -144,6 +144,41 @@ def test_two_separate_models_with_their_own_optimizers_are_two_runs(tmp_path):
     assert sorted(outcome.records[0].params["param"].unique()) == ["bias", "weight"]
 
 
+def test_each_model_of_a_gan_gets_the_loss_and_gradients_of_its_own_passes(tmp_path):
+    outcome, expected = _watch(tmp_path, """
+        class Generator(nn.Linear):
+            pass
+        class Critic(nn.Linear):
+            pass
+        gen, critic = Generator(4, 4), Critic(4, 1)
+        g_opt, c_opt = torch.optim.SGD(gen.parameters(), lr=0.01), torch.optim.SGD(critic.parameters(), lr=0.01)
+        seen = {"gen": [], "critic": [], "gen_loss": [], "critic_loss": []}
+        for step in range(3):
+            c_opt.zero_grad()  # also drops what the generator's pass left in the critic's gradients
+            c_loss = critic(gen(x).detach()).mean()
+            c_loss.backward()
+            seen["critic"].append({n: p.grad.norm().item() for n, p in critic.named_parameters()})
+            seen["critic_loss"].append(c_loss.item())
+            c_opt.step()
+            g_opt.zero_grad()
+            g_loss = -critic(gen(x)).mean()  # reaches the critic's gradients too
+            g_loss.backward()
+            seen["gen"].append({n: p.grad.norm().item() for n, p in gen.named_parameters()})
+            seen["gen_loss"].append(g_loss.item())
+            g_opt.step()
+        with open(sys.argv[1], "w") as f:
+            json.dump(seen, f)
+    """)
+    generator, critic = outcome.records
+    names = ["weight", "bias"]
+    np.testing.assert_allclose(generator.losses, expected["gen_loss"], rtol=1e-5)
+    np.testing.assert_allclose(critic.losses, expected["critic_loss"], rtol=1e-5)
+    np.testing.assert_allclose(_recorded(generator, names), [[s[n] for n in names] for s in expected["gen"]],
+                               rtol=1e-5)
+    np.testing.assert_allclose(_recorded(critic, names), [[s[n] for n in names] for s in expected["critic"]],
+                               rtol=1e-5)
+
+
 def test_compiled_model_is_recorded_under_its_own_parameter_names(tmp_path):
     # aot_eager runs dynamo and AOTAutograd (what interacts with hooks) without inductor's C++ build, which takes
     # ~25 s on this machine; the inductor backend was checked by hand (see the report).

@@ -1,14 +1,16 @@
 """The Recorder: per optimizer step, the gradient, parameter and update norms of every trainable parameter.
 
 How a step is seen, with the user's own loop and optimizer:
-- backward_capture tells the recorder when a backward pass begins (with its loss) and when it has returned; then all
-  gradients are measured in one batched kernel. With gradient accumulation the last measurement before the optimizer
-  step is the accumulated gradient, and because it is taken as backward returns it comes before any clipping the user
-  applies between backward and step (and after DistributedDataParallel has written the averaged gradient).
+- backward_capture tells the recorder when a backward pass begins (with its loss) and when it has returned; then, if
+  the pass wrote any of the model's gradients, all of them are measured in one batched kernel. A pass that wrote none
+  (another model's, as in a GAN) is ignored, loss included. With gradient accumulation the last measurement before
+  the optimizer step is the accumulated gradient, and because it is taken as backward returns it comes before any
+  clipping the user applies between backward and step (and after DistributedDataParallel has written the averaged
+  gradient). The step's loss is the sum over its passes since the last zero_grad(set_to_none=True).
 - A global optimizer step pre-hook (for optimizers that hold this model's parameters) marks the step as taken and, on
   statistics steps, measures the parameters and snapshots them; the update norm |p_after - p_before| is measured when
-  the step is committed, which happens when the next backward begins (or when recording ends). Several optimizers
-  stepping after one backward therefore make one step, not several.
+  the step is committed, which happens when the next pass that reaches the model returns (or when recording ends).
+  Several optimizers stepping after one backward therefore make one step, not several.
 - Activation forward hooks are installed only while a statistics step runs (all the time when stats_every is 1), so
   the steps in between pay nothing for them.
 - Everything stays on the device; each step's numbers are kept there as they are, and every `flush_every` steps they
@@ -100,19 +102,26 @@ class Recorder:
 
     # -- events from hooks ----------------------------------------------------------------------------------------
     def begin_backward(self, losses: list[torch.Tensor]) -> None:
-        """A backward pass is about to run; `losses` are the scalars it backpropagates (the loss of the step being
-        accumulated, summed over micro-batches). Called by backward_capture."""
-        if self._taken:  # the previous step's optimizer has run: this backward belongs to a new step
-            self._commit()
+        """A backward pass is about to run; `losses` are the scalars it backpropagates. Called by backward_capture."""
+        grads = [t.grad for t in self._tensors]
+        self._before_pass = (grads, [g._version if g is not None else -1 for g in grads])
         # Only detached views now: end_backward copies their values into the step's row, in the same kernel as the
         # gradient norms, before the script can change the loss tensor in place (a running total, say).
         self._pass_losses = [loss.detach() for loss in losses]
 
     def end_backward(self) -> None:
-        """A backward pass has returned: measure every gradient, in one batched kernel, and stack the norms with the
-        loss into the step's row (one more kernel). Called by backward_capture."""
+        """A backward pass has returned: if it reached this model's gradients, measure them all in one batched kernel
+        and stack the norms with the loss into the step's row (one more kernel). Called by backward_capture."""
         grads = [t.grad for t in self._tensors]
+        before, self._before_pass = self._before_pass, None
         losses, self._pass_losses = self._pass_losses, []
+        if before is not None and not _reached(grads, *before):
+            return  # another model's pass (a GAN's other half, a second watch): neither its loss nor a step of ours
+        if self._taken:  # the previous step's optimizer has run: this pass belongs to a new step
+            self._commit()
+        elif before is not None and all(g is None for g in before[0]):
+            # zero_grad() ran since the step's earlier passes: their gradients are gone, so is their share of the loss
+            self._loss_seen = False
         with torch.no_grad():  # after backward(create_graph=True) the gradients require grad: no graph for norms
             if all(g is not None for g in grads):  # not `None in grads`: that calls Tensor.__eq__ on each gradient
                 parts = norm_scalars(grads, self._device, self._groups)
@@ -238,6 +247,7 @@ class Recorder:
         self._row: torch.Tensor | None = None  # float32: the gradient norms, then the loss (see end_backward)
         self._loss_seen = False
         self._pass_losses: list[torch.Tensor] = []
+        self._before_pass: tuple[list, list[int]] | None = None  # the gradients (and versions) as a pass began
         self._has_grad: torch.Tensor | None = None  # float32 flags, one per parameter
         self._param_norms: torch.Tensor | None = None
         self._snapshot: list[torch.Tensor] | None = None
@@ -271,3 +281,11 @@ class _Constants:
         self.nan_scalar = torch.tensor(NAN, dtype=torch.float32, device=device)
         self.nan_row = torch.full((n_params + 1,), NAN, dtype=torch.float32, device=device)
 
+
+def _reached(grads: list, grads_before: list, versions_before: list[int]) -> bool:
+    """Whether a backward pass wrote any of these gradients: autograd either sets a new .grad tensor or adds into the
+    existing one in place, which bumps its version counter. Stops at the first change (usually the first one)."""
+    for grad, old, version in zip(grads, grads_before, versions_before):
+        if grad is not old or (grad is not None and grad._version != version):
+            return True
+    return False
