@@ -29,7 +29,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
+from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from gradscope.recording import activations as act
 from gradscope.recording.layers import ForwardOrder, TrackedParam, model_device, strip_wrappers, tracked_params
@@ -72,7 +72,6 @@ class Recorder:
         self._order = ForwardOrder(self.model, self.params)
         self._set_activation_hooks(True)  # step 0 is a statistics step
         self._handles.append(register_optimizer_step_pre_hook(self._on_optimizer_step))
-        self._handles.append(register_optimizer_step_post_hook(self._after_optimizer_step))
         return self
 
     def detach(self) -> None:
@@ -163,13 +162,11 @@ class Recorder:
                     self._snapshot_buffers = [torch.empty_like(t) for t in self._tensors]
                 torch._foreach_copy_(self._snapshot_buffers, self._tensors)
             self._snapshot = self._snapshot_buffers
-
-    def _after_optimizer_step(self, optimizer, args, kwargs) -> None:
-        if not self._is_relevant(optimizer):
-            return
         if self._order is not None:
             self._order.stop()  # one forward pass is enough to learn the order
         # The next forward pass belongs to the next step: watch its activations only if that is a statistics step.
+        # (Done here rather than in a post-step hook, one Python call a step fewer: the hooks themselves check which
+        # step a forward belongs to, so having them on while the optimizer runs changes nothing.)
         self._set_activation_hooks((self.step + 1) % self.stats_every == 0)
 
     def _set_activation_hooks(self, on: bool) -> None:
