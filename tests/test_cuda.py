@@ -124,3 +124,63 @@ def test_inspect_runs_on_cuda(tmp_path):
     data = json.loads(report.read_text())
     (run,) = data["runs"]
     assert run["meta"]["device"].startswith("cuda") and run["steps_recorded"] == 20
+
+
+def test_reentrant_checkpointing_on_cuda_makes_one_pass_with_one_loss():
+    """On CUDA the engine runs the checkpointed segment's inner backward on its own device thread."""
+    from torch.utils.checkpoint import checkpoint
+
+    model, x, y = _model_and_batch()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    names = [n for n, _ in model.named_parameters()]
+    grads, losses = [], []
+    with watch(model) as rec:
+        for _ in range(3):
+            opt.zero_grad()
+            hidden = checkpoint(model[:3], x.requires_grad_(), use_reentrant=True)
+            loss = nn.functional.mse_loss(model[3:](hidden), y)
+            loss.backward()
+            grads.append([p.grad.norm().item() for p in model.parameters()])
+            losses.append(loss.item())
+            opt.step()
+    np.testing.assert_allclose(_pivot(rec.frame(), "grad_norm", names), grads, rtol=1e-5)
+    np.testing.assert_allclose(rec.losses(), losses, rtol=1e-6)
+
+
+def test_a_model_split_between_cpu_and_cuda_adds_no_host_syncs():
+    """The loop itself syncs (its backward copies a gradient to the CPU); watching it must not add any."""
+    import warnings
+
+    torch.manual_seed(0)
+    first, rest = nn.Linear(16, 32), nn.Sequential(nn.ReLU(), nn.Linear(32, 1)).cuda()
+    model = nn.ModuleDict({"first": first, "rest": rest})
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    x, y = torch.randn(64, 16), torch.randn(64, 1, device="cuda")
+    names = [n for n, _ in model.named_parameters()]
+
+    def step():
+        opt.zero_grad()
+        nn.functional.mse_loss(rest(first(x).cuda()), y).backward()
+        opt.step()
+
+    def syncs_in(steps: int) -> int:
+        torch.cuda.synchronize()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            torch.cuda.set_sync_debug_mode("warn")
+            try:
+                for _ in range(steps):
+                    step()
+            finally:
+                torch.cuda.set_sync_debug_mode("default")
+        return sum("synchroniz" in str(w.message).lower() for w in caught)
+
+    step()
+    plain = syncs_in(5)
+    with watch(model, stats_every=1) as rec:
+        step()  # the first step makes the recorder's cached constants
+        watched = syncs_in(5)
+        grads = [p.grad.norm().item() for p in model.parameters()]
+    assert watched == plain
+    assert rec.frame()["step"].nunique() == 6
+    np.testing.assert_allclose(_pivot(rec.frame(), "grad_norm", names)[-1], grads, rtol=1e-5)

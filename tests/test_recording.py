@@ -88,6 +88,86 @@ def test_direct_autograd_backward_is_measured_before_clipping():
     np.testing.assert_allclose(rec.losses(), losses, rtol=1e-5)
 
 
+def test_a_backward_the_wrapper_cannot_see_is_measured_at_each_optimizer_step():
+    from torch.autograd import backward as bound_early  # bound before watch() wraps torch.autograd.backward
+
+    model, (x, y) = _mlp(), _batch()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    names = [n for n, _ in model.named_parameters()]
+    grads, updates = [], []
+    with watch(model, stats_every=1) as rec:
+        for _ in range(4):
+            opt.zero_grad()
+            bound_early(nn.functional.mse_loss(model(x), y))
+            grads.append([p.grad.norm().item() for p in model.parameters()])
+            before = [p.detach().clone() for p in model.parameters()]
+            opt.step()
+            updates.append([(p.detach() - b).norm().item() for p, b in zip(model.parameters(), before)])
+    frame = rec.frame()
+    assert rec.steps == 4
+    np.testing.assert_allclose(_pivot(frame, "grad_norm", names), grads, rtol=1e-5)
+    np.testing.assert_allclose(_pivot(frame, "update_norm", names), updates, rtol=1e-4, atol=1e-9)
+
+
+def test_a_backward_that_raises_does_not_swallow_the_step():
+    class Boom(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, t):
+            return t.clone()
+
+        @staticmethod
+        def backward(ctx, grad):
+            raise RuntimeError("boom")
+
+    model, (x, y) = _mlp(), _batch()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    names = [n for n, _ in model.named_parameters()]
+    updates = []
+    with watch(model, stats_every=1) as rec:
+        for step in range(3):
+            opt.zero_grad()
+            loss = nn.functional.mse_loss(model(x), y)
+            if step == 1:
+                with pytest.raises(RuntimeError, match="boom"):
+                    (loss + Boom.apply(model[0](x)).sum() * 0).backward()
+            else:
+                loss.backward()
+            before = [p.detach().clone() for p in model.parameters()]
+            opt.step()
+            updates.append([(p.detach() - b).norm().item() for p, b in zip(model.parameters(), before)])
+    assert rec.steps == 3
+    np.testing.assert_allclose(_pivot(rec.frame(), "update_norm", names), updates, rtol=1e-4, atol=1e-9)
+    assert rec.losses()[1] is None  # the pass that raised is not a loss of the step
+
+
+def test_grad_tensors_weight_the_recorded_loss():
+    model, (x, y) = _mlp(), _batch()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    expected = []
+    with watch(model) as rec:
+        for _ in range(2):
+            opt.zero_grad()
+            a, b = nn.functional.mse_loss(model(x), y), model(x).abs().mean()
+            torch.autograd.backward([a, b], grad_tensors=[torch.tensor(2.0), torch.tensor(0.5)])
+            expected.append(2 * a.item() + 0.5 * b.item())
+            opt.step()
+    np.testing.assert_allclose(rec.losses(), expected, rtol=1e-6)
+
+
+def test_a_float64_loss_beyond_float32_range_stays_finite():
+    torch.manual_seed(0)
+    model = nn.Linear(4, 1).double()
+    opt = torch.optim.SGD(model.parameters(), lr=0.0)
+    x = torch.randn(8, 4, dtype=torch.float64)
+    with watch(model) as rec:
+        opt.zero_grad()
+        loss = model(x).mean() * 0 + 1e300
+        loss.backward()
+        opt.step()
+    assert rec.losses() == [1e300]
+    assert rec.record().nonfinite.empty
+
+
 def test_reentrant_checkpointing_makes_one_pass_with_one_loss():
     from torch.utils.checkpoint import checkpoint
 

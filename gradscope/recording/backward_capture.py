@@ -1,15 +1,17 @@
 """Backward passes, seen by every active recorder: `torch.autograd.backward` is wrapped while any recorder is active.
 
-A recorder hears `begin_backward(losses)` with the scalars about to be backpropagated (the loss), and
-`end_backward()` once the pass has returned, when every gradient is in `.grad`: DistributedDataParallel writes the
-averaged gradient from a callback that runs inside the pass, and any clipping the user applies comes after it.
+A recorder hears `begin_backward(losses)` with the scalars about to be backpropagated (the loss; weighted when the
+call passes `grad_tensors`, since the objective is then the weighted sum), and `end_backward()` once the pass has
+returned, when every gradient is in `.grad`: DistributedDataParallel writes the averaged gradient from a callback
+that runs inside the pass, and any clipping the user applies comes after it.
 
 Why this function: `Tensor.backward` calls `torch.autograd.backward`, so one wrapper sees `loss.backward()`,
 `scaler.scale(loss).backward()` and direct `torch.autograd.backward([...])` calls alike, for one Python call per pass.
 Per-parameter post-accumulate-grad hooks, the other way to notice a pass, cost a Python call per parameter per pass
-(benchmarks/overhead.py: 40 calls a step on its MLP). Only the outermost of nested calls ends a pass (reentrant
-activation checkpointing runs a backward inside the backward). A pass that reaches the autograd engine some other way
-is measured at the optimizer step instead (see Recorder._on_optimizer_step).
+(benchmarks/overhead.py: 40 calls a step on its MLP). A call made while the autograd engine is already running a
+pass (reentrant activation checkpointing runs a backward inside the backward, on CUDA from the engine's own device
+thread) is part of that pass, not a new one. A pass that reaches the autograd engine some other way is measured at
+the optimizer step instead (see Recorder._on_optimizer_step).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ class BackwardListener(Protocol):
 
 _active: list[BackwardListener] = []
 _original = None
-_depth = threading.local()  # nesting per thread: a backward inside a backward is part of the outer pass
+_depth = threading.local()  # fallback nesting count, for a torch without _current_graph_task_id
 
 
 def start(listener: BackwardListener) -> None:
@@ -50,17 +52,16 @@ def stop(listener: BackwardListener) -> None:
 
 
 def _wrapper(original):
-    def backward(tensors, *args, **kwargs):
+    def backward(tensors, grad_tensors=None, *args, **kwargs):
         listeners = list(_active)
-        outermost = not getattr(_depth, "value", 0)
-        if outermost and listeners:
-            losses = [t for t in (tensors if isinstance(tensors, (tuple, list)) else (tensors,))
-                      if isinstance(t, torch.Tensor) and t.numel() == 1]
+        outermost = bool(listeners) and _outside_any_pass()
+        if outermost:
+            losses = _losses(tensors, grad_tensors if grad_tensors is not None else kwargs.get("grad_variables"))
             for listener in listeners:
                 listener.begin_backward(losses)
         _depth.value = getattr(_depth, "value", 0) + 1
         try:
-            original(tensors, *args, **kwargs)
+            original(tensors, grad_tensors, *args, **kwargs)
         finally:
             _depth.value -= 1
         if outermost:
@@ -70,3 +71,28 @@ def _wrapper(original):
     backward.__wrapped__ = original
     backward.__doc__ = original.__doc__
     return backward
+
+
+def _outside_any_pass() -> bool:
+    """True unless the autograd engine is running a pass, in this thread or (for the thread doing the work) another."""
+    task = getattr(torch._C, "_current_graph_task_id", None)
+    if task is not None:
+        return task() == -1
+    return not getattr(_depth, "value", 0)
+
+
+def _losses(tensors, grad_tensors) -> list[torch.Tensor]:
+    """The detached scalars of a backward call, each times its `grad_tensors` weight when one is given."""
+    tensors = tensors if isinstance(tensors, (tuple, list)) else (tensors,)
+    if grad_tensors is None:
+        weights = (None,) * len(tensors)
+    elif isinstance(grad_tensors, torch.Tensor):
+        weights = (grad_tensors,)
+    else:
+        weights = tuple(grad_tensors)
+    out = []
+    for tensor, weight in zip(tensors, weights):
+        if isinstance(tensor, torch.Tensor) and tensor.numel() == 1:
+            loss = tensor.detach()
+            out.append(loss if weight is None else loss * weight.detach().reshape(loss.shape))
+    return out

@@ -92,4 +92,8 @@ def _nearest_ancestor(name: str, candidates: list[str]) -> str | None:
 
 
 def model_device(params: list[TrackedParam]) -> torch.device:
-    return params[0].tensor.device if params else torch.device("cpu")
+    """Where the recorder keeps its numbers: the first accelerator a parameter lives on, else the CPU. A model split
+    between the CPU and a GPU then moves its CPU norms to the GPU (no wait), instead of its GPU norms to the CPU (a
+    host sync per transfer)."""
+    devices = [p.tensor.device for p in params]
+    return next((d for d in devices if d.type != "cpu"), devices[0] if devices else torch.device("cpu"))

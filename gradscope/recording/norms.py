@@ -18,31 +18,26 @@ def batched_norms(tensors: Sequence[torch.Tensor], out_device: torch.device,
     """
     if not tensors:
         return torch.empty(0, dtype=torch.float32, device=out_device)
-    groups = group_indices(tensors) if groups is None else groups
-    if len(groups) == 1:
-        return _moved(_group_norms(list(tensors)), out_device)
-    out = torch.empty(len(tensors), dtype=torch.float32, device=out_device)
-    for indices in groups:
-        out[torch.tensor(indices, device=out_device)] = _moved(_group_norms([tensors[i] for i in indices]), out_device)
-    return out
+    norms = torch.stack(norm_scalars(tensors, out_device, groups))
+    return norms if norms.dtype == torch.float32 else norms.float()
 
 
 def norm_scalars(tensors: Sequence[torch.Tensor], out_device: torch.device,
                  groups: Sequence[Sequence[int]] | None = None) -> list[torch.Tensor]:
-    """The L2 norm of each tensor as a list of 0-d float32 tensors on `out_device`, in the order given.
+    """The L2 norm of each tensor as a list of 0-d tensors on `out_device`, in the order given: float32, or float64
+    for float64 tensors (a caller's torch.stack promotes).
 
-    No stack: the caller stacks them together with its other scalars of the step, in one kernel.
+    No stack of its own: the caller stacks them together with its other scalars of the step, in one kernel. Norms
+    computed on another device move there in one transfer per (device, dtype) group, not one per tensor.
     """
     groups = group_indices(tensors) if groups is None else groups
-    if len(groups) == 1:
-        norms = _group_norm_list(list(tensors))
-        if norms and (norms[0].dtype != torch.float32 or norms[0].device != out_device):
-            norms = [n.to(out_device, torch.float32) for n in norms]
-        return norms
+    if len(groups) == 1 and tensors[groups[0][0]].device == out_device:
+        return _group_norm_list(list(tensors))
     out: list[torch.Tensor] = [None] * len(tensors)  # type: ignore[list-item]
     for indices in groups:
-        for i, n in zip(indices, _group_norm_list([tensors[i] for i in indices])):
-            out[i] = n.to(out_device, torch.float32)
+        moved = _moved(torch.stack(_group_norm_list([tensors[i] for i in indices])), out_device)
+        for i, norm in zip(indices, moved.unbind()):
+            out[i] = norm
     return out
 
 
@@ -52,12 +47,6 @@ def group_indices(tensors: Sequence[torch.Tensor]) -> list[list[int]]:
     for i, t in enumerate(tensors):
         groups[(t.device, t.dtype)].append(i)
     return list(groups.values())
-
-
-def _group_norms(tensors: list[torch.Tensor]) -> torch.Tensor:
-    """float32 norms of same-device, same-dtype tensors (float64 ones accumulated in float64)."""
-    norms = torch.stack(_group_norm_list(tensors))
-    return norms if norms.dtype == torch.float32 else norms.float()
 
 
 def _group_norm_list(tensors: list[torch.Tensor]) -> list[torch.Tensor]:

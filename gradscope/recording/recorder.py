@@ -1,26 +1,30 @@
 """The Recorder: per optimizer step, the gradient, parameter and update norms of every trainable parameter.
 
 How a step is seen, with the user's own loop and optimizer:
-- backward_capture tells the recorder when a backward pass begins (with its loss) and when it has returned; then, if
-  the pass wrote any of the model's gradients, all of them are measured in one batched kernel. A pass that wrote none
-  (another model's, as in a GAN) is ignored, loss included. With gradient accumulation the last measurement before
-  the optimizer step is the accumulated gradient, and because it is taken as backward returns it comes before any
-  clipping the user applies between backward and step (and after DistributedDataParallel has written the averaged
-  gradient). The step's loss is the sum over its passes since the last zero_grad(set_to_none=True).
+- backward_capture tells the recorder when a backward pass begins (with its loss) and when it has returned. If the
+  pass wrote any of the model's gradients (a new .grad tensor, or a bumped version counter), all of them are measured
+  in one batched kernel; a pass that wrote none (another model's, as in a GAN) is ignored, loss included. With
+  gradient accumulation the last measurement before the optimizer step is the accumulated gradient, and because it
+  is taken as backward returns it comes before any clipping the user applies between backward and step (and after
+  DistributedDataParallel has written the averaged gradient). The step's loss is the sum over its passes, restarted
+  by a pass that begins with every gradient None (after zero_grad(set_to_none=True), the default).
 - A global optimizer step pre-hook (for optimizers that hold this model's parameters) marks the step as taken and, on
   statistics steps, measures the parameters and snapshots them; the update norm |p_after - p_before| is measured when
   the step is committed, which happens when the next pass that reaches the model returns (or when recording ends).
-  Several optimizers stepping after one backward therefore make one step, not several.
+  Several optimizers stepping after one backward therefore make one step, not several. When the gradients changed
+  since the step was taken but no pass of ours was seen (a backward that bypassed torch.autograd.backward, or one
+  that raised), the pre-hook commits the step and measures the gradients itself.
 - Activation forward hooks are installed only while a statistics step runs (all the time when stats_every is 1), so
   the steps in between pay nothing for them.
 - Everything stays on the device; each step's numbers are kept there as they are, and every `flush_every` steps they
   are assembled into rows (one per step) that move to the host in one transfer.
 
 Cost (benchmarks/overhead.py, numbers in benchmarks/README.md): a step without statistics reads every gradient once
-(one batched norm) and launches a handful of small kernels, with no per-parameter Python and no per-parameter hooks; a
-statistics step also reads the parameters, copies them into a snapshot buffer and subtracts them from it in place,
-and runs the activation statistics. The snapshot buffer is allocated on the first statistics step and reused until
-detach (on CPU, allocating a fresh copy each step cost more than the copy itself).
+(one batched norm) and launches one more small kernel (the stack of the norms and the loss). Its Python is a few
+loops over the parameters' .grad attributes (to tell which passes reach the model), no per-parameter hooks and no
+per-parameter kernels. A statistics step also reads the parameters, copies them into a snapshot buffer and subtracts
+them from it in place, and runs the activation statistics. The snapshot buffer is allocated on the first statistics
+step and reused until detach (on CPU, allocating a fresh copy each step cost more than the copy itself).
 """
 
 from __future__ import annotations
@@ -60,7 +64,7 @@ class Recorder:
         self._act_handles: list[Any] = []
         self._snapshot_buffers: list[torch.Tensor] | None = None  # allocated on the first statistics step
         self._constants = _Constants(len(self.params), len(self._act_modules), self._device)
-        self._has_grad_cache: dict[tuple[bool, ...], tuple[torch.Tensor, torch.Tensor]] = {}
+        self._has_grad_cache: dict[tuple[bool, ...], torch.Tensor] = {}
         self._order: ForwardOrder | None = None
         self._relevant_optimizers: dict[int, bool] = {}
         self.step = 0  # index of the step now being accumulated
@@ -89,7 +93,8 @@ class Recorder:
 
     @property
     def steps_taken(self) -> int:
-        """Optimizer steps seen: those committed plus the one just taken, whose row is written at the next backward."""
+        """Optimizer steps seen: those committed plus the one just taken, whose row is committed by the next pass
+        that reaches the model (or the next optimizer step, or detach)."""
         return self.step + int(self._taken)
 
     def holds(self, optimizer) -> bool:
@@ -101,26 +106,31 @@ class Recorder:
 
     # -- events from hooks ----------------------------------------------------------------------------------------
     def begin_backward(self, losses: list[torch.Tensor]) -> None:
-        """A backward pass is about to run; `losses` are the scalars it backpropagates. Called by backward_capture."""
+        """A backward pass is about to run; `losses` are the (detached) scalars it backpropagates. Called by
+        backward_capture."""
         grads = [t.grad for t in self._tensors]
-        self._before_pass = (grads, [g._version if g is not None else -1 for g in grads])
-        # Only detached views now: end_backward copies their values into the step's row, in the same kernel as the
-        # gradient norms, before the script can change the loss tensor in place (a running total, say).
-        self._pass_losses = [loss.detach() for loss in losses]
+        self._before_pass = (grads, _versions(grads))
+        # Detached views only: _measure copies their values into the step's row, in the same kernel as the gradient
+        # norms, before the script can change the loss tensor in place (a running total, say).
+        self._pass_losses = losses
 
     def end_backward(self) -> None:
-        """A backward pass has returned: if it reached this model's gradients, measure them all in one batched kernel
-        and stack the norms with the loss into the step's row (one more kernel). Called by backward_capture."""
+        """A backward pass has returned: if it reached this model's gradients, measure them. Called by
+        backward_capture."""
         grads = [t.grad for t in self._tensors]
         before, self._before_pass = self._before_pass, None
         losses, self._pass_losses = self._pass_losses, []
-        if before is not None and not _reached(grads, *before):
+        if before is None or not _reached(grads, *before):
             return  # another model's pass (a GAN's other half, a second watch): neither its loss nor a step of ours
         if self._taken:  # the previous step's optimizer has run: this pass belongs to a new step
             self._commit()
-        elif before is not None and all(g is None for g in before[0]):
+        elif all(g is None for g in before[0]):
             # zero_grad() ran since the step's earlier passes: their gradients are gone, so is their share of the loss
             self._loss_seen = False
+        self._measure(grads, losses)
+
+    def _measure(self, grads: list, losses: list[torch.Tensor]) -> None:
+        """All gradient norms in one batched kernel, stacked with the step's loss into its row (one more kernel)."""
         with torch.no_grad():  # after backward(create_graph=True) the gradients require grad: no graph for norms
             if all(g is not None for g in grads):  # not `None in grads`: that calls Tensor.__eq__ on each gradient
                 parts = norm_scalars(grads, self._device, self._groups)
@@ -131,15 +141,16 @@ class Recorder:
                 parts = [next(norms) if g is not None else nan for g in grads]
                 self._has_grad = self._has_grad_flags(tuple(g is not None for g in grads))
             parts.append(self._step_loss(losses))
-            self._row = torch.stack(parts)
+            self._row = torch.stack(parts)  # float32, or float64 where a norm or the loss is (stack promotes)
 
     def _step_loss(self, losses: list[torch.Tensor]) -> torch.Tensor:
-        """The step's loss so far, this pass's included: a float32 scalar on the device, NaN when none was seen."""
+        """The step's loss so far, this pass's included: a scalar on the device (NaN when none was seen), in the
+        loss's own dtype, so that a float64 loss beyond float32's range is not turned into Inf."""
         total = None
         for loss in losses:
             value = loss.reshape(()) if loss.dim() else loss
-            if value.dtype != torch.float32 or value.device != self._device:
-                value = value.to(self._device, torch.float32)
+            if value.device != self._device:
+                value = value.to(self._device)
             total = value if total is None else total + value
         if self._loss_seen:  # an earlier micro-batch of this step: its loss is the last entry of the row
             earlier = self._row[-1]
@@ -150,11 +161,20 @@ class Recorder:
         return total
 
     def _on_optimizer_step(self, optimizer, args, kwargs) -> None:
-        if self._taken or not self._is_relevant(optimizer):
+        if not self._is_relevant(optimizer):
             return
-        if self._row is None:  # gradients set without a backward pass we saw (e.g. by hand)
-            self.end_backward()
+        grads = [t.grad for t in self._tensors]
+        if self._taken:
+            if not _reached(grads, *self._at_step):
+                return  # another optimizer of the step already taken: several optimizers after one backward, one step
+            # The gradients changed since this step's optimizer ran, but no backward pass of ours was seen (a
+            # backward that bypassed torch.autograd.backward, or one that raised): the step before is over.
+            self._commit()
+        if self._row is None:  # gradients from a pass we did not see, or set by hand: measure them now
+            self._before_pass, self._pass_losses = None, []  # leftovers of a pass that raised, if any
+            self._measure(grads, [])
         self._taken = True
+        self._at_step = (grads, _versions(grads))
         if self.step % self.stats_every == 0:
             with torch.no_grad():
                 self._param_norms = batched_norms(self._tensors, self._device, self._groups)
@@ -245,6 +265,7 @@ class Recorder:
         self._loss_seen = False
         self._pass_losses: list[torch.Tensor] = []
         self._before_pass: tuple[list, list[int]] | None = None  # the gradients (and versions) as a pass began
+        self._at_step: tuple[list, list[int]] = ([], [])  # ... and as this step's first optimizer began
         self._has_grad: torch.Tensor | None = None  # float32 flags, one per parameter
         self._param_norms: torch.Tensor | None = None
         self._snapshot: list[torch.Tensor] | None = None
@@ -279,9 +300,13 @@ class _Constants:
         self.nan_row = torch.full((n_params + 1,), NAN, dtype=torch.float32, device=device)
 
 
+def _versions(grads: list) -> list[int]:
+    return [g._version if g is not None else -1 for g in grads]
+
+
 def _reached(grads: list, grads_before: list, versions_before: list[int]) -> bool:
-    """Whether a backward pass wrote any of these gradients: autograd either sets a new .grad tensor or adds into the
-    existing one in place, which bumps its version counter. Stops at the first change (usually the first one)."""
+    """Whether any of these gradients changed since (grads_before, versions_before): autograd either sets a new .grad
+    tensor or adds into the existing one in place, which bumps its version counter. Stops at the first change."""
     for grad, old, version in zip(grads, grads_before, versions_before):
         if grad is not old or (grad is not None and grad._version != version):
             return True
