@@ -140,6 +140,27 @@ def test_a_backward_that_raises_does_not_swallow_the_step():
     assert rec.losses()[1] is None  # the pass that raised is not a loss of the step
 
 
+def test_an_optimizer_fused_into_backward_makes_one_step_per_pass():
+    # The pattern of PyTorch's "fuse the optimizer step into the backward pass" tutorial: a step per parameter,
+    # from its post-accumulate-grad hook, which then frees the gradient.
+    model, (x, y) = _mlp(), _batch()
+    optimizers = {p: torch.optim.SGD([p], lr=0.1) for p in model.parameters()}
+
+    def step_now(param):
+        optimizers[param].step()
+        optimizers[param].zero_grad()
+
+    handles = [p.register_post_accumulate_grad_hook(step_now) for p in model.parameters()]
+    try:
+        with watch(model) as rec:
+            for _ in range(3):
+                nn.functional.mse_loss(model(x), y).backward()
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert rec.steps == 3
+
+
 def test_grad_tensors_weight_the_recorded_loss():
     model, (x, y) = _mlp(), _batch()
     opt = torch.optim.SGD(model.parameters(), lr=0.1)

@@ -73,6 +73,11 @@ def _wrapper(original):
     return backward
 
 
+def in_backward() -> bool:
+    """Whether the autograd engine is running a backward pass right now (e.g. an optimizer stepped from a hook)."""
+    return not _outside_any_pass()
+
+
 def _outside_any_pass() -> bool:
     """True unless the autograd engine is running a pass, in this thread or (for the thread doing the work) another."""
     task = getattr(torch._C, "_current_graph_task_id", None)

@@ -36,6 +36,7 @@ from torch import nn
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from gradscope.recording import activations as act
+from gradscope.recording import backward_capture
 from gradscope.recording.layers import ForwardOrder, TrackedParam, model_device, strip_wrappers, tracked_params
 from gradscope.recording.norms import batched_norms, group_indices, norm_scalars
 
@@ -68,6 +69,8 @@ class Recorder:
         self._order: ForwardOrder | None = None
         self._relevant_optimizers: dict[int, bool] = {}
         self.step = 0  # index of the step now being accumulated
+        self._passes = 0  # backward passes begun (seen by backward_capture)
+        self._taken_in_pass = 0  # ... when this step's first optimizer ran
         self._reset_step_state()
         self._next_acts: dict[str, torch.Tensor] = {}
 
@@ -108,6 +111,7 @@ class Recorder:
     def begin_backward(self, losses: list[torch.Tensor]) -> None:
         """A backward pass is about to run; `losses` are the (detached) scalars it backpropagates. Called by
         backward_capture."""
+        self._passes += 1
         grads = [t.grad for t in self._tensors]
         self._before_pass = (grads, _versions(grads))
         # Detached views only: _measure copies their values into the step's row, in the same kernel as the gradient
@@ -165,7 +169,10 @@ class Recorder:
             return
         grads = [t.grad for t in self._tensors]
         if self._taken:
-            if not _reached(grads, *self._at_step):
+            if backward_capture.in_backward():  # an optimizer fused into backward: one step per pass
+                if self._taken_in_pass == self._passes:
+                    return
+            elif not _reached(grads, *self._at_step):
                 return  # another optimizer of the step already taken: several optimizers after one backward, one step
             # The gradients changed since this step's optimizer ran, but no backward pass of ours was seen (a
             # backward that bypassed torch.autograd.backward, or one that raised): the step before is over.
@@ -174,6 +181,7 @@ class Recorder:
             self._before_pass, self._pass_losses = None, []  # leftovers of a pass that raised, if any
             self._measure(grads, [])
         self._taken = True
+        self._taken_in_pass = self._passes
         self._at_step = (grads, _versions(grads))
         if self.step % self.stats_every == 0:
             with torch.no_grad():
