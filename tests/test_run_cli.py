@@ -223,3 +223,13 @@ def test_run_takes_statistics_every_sixteenth_step_unless_told(tmp_path, flags, 
     measured = [step for step, value in enumerate(run["layers"][0]["param_norm"]) if value is not None]
     assert measured == list(range(0, 20, every))
     assert all(value is not None for value in run["layers"][0]["grad_norm"])  # gradients: every step
+
+
+def test_a_config_file_overrides_run_s_default_stats_every(tmp_path):
+    script = _script(tmp_path, "train(8)\n")
+    config, report = tmp_path / "gs.yaml", tmp_path / "r.json"
+    config.write_text("stats_every: 4\n")
+    result = invoke("run", "--config", config, "--json", report, "-q", script)
+    assert result.exit_code == 0, result.output
+    (run,) = _report(report)["runs"]
+    assert [s for s, v in enumerate(run["layers"][0]["param_norm"]) if v is not None] == [0, 4]
