@@ -31,6 +31,7 @@ class BackwardListener(Protocol):
 _active: list[BackwardListener] = []
 _original = None
 _depth = threading.local()  # fallback nesting count, for a torch without _current_graph_task_id
+_graph_task_id = getattr(torch._C, "_current_graph_task_id", None)  # -1 unless the engine is running a pass
 
 
 def start(listener: BackwardListener) -> None:
@@ -80,9 +81,8 @@ def in_backward() -> bool:
 
 def _outside_any_pass() -> bool:
     """True unless the autograd engine is running a pass, in this thread or (for the thread doing the work) another."""
-    task = getattr(torch._C, "_current_graph_task_id", None)
-    if task is not None:
-        return task() == -1
+    if _graph_task_id is not None:
+        return _graph_task_id() == -1
     return not getattr(_depth, "value", 0)
 
 
@@ -99,5 +99,6 @@ def _losses(tensors, grad_tensors) -> list[torch.Tensor]:
     for tensor, weight in zip(tensors, weights):
         if isinstance(tensor, torch.Tensor) and tensor.numel() == 1:
             loss = tensor.detach()
-            out.append(loss if weight is None else loss * weight.detach().reshape(loss.shape))
+            weighted = isinstance(weight, torch.Tensor)  # anything else is torch's to reject, not ours
+            out.append(loss * weight.detach().reshape(loss.shape) if weighted else loss)
     return out
