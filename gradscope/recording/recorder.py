@@ -174,8 +174,8 @@ class Recorder:
                     return
             elif not _reached(grads, *self._at_step):
                 return  # another optimizer of the step already taken: several optimizers after one backward, one step
-            # The gradients changed since this step's optimizer ran, but no backward pass of ours was seen (a
-            # backward that bypassed torch.autograd.backward, or one that raised): the step before is over.
+            # The step before is over: a new pass began (fused optimizer), or the gradients changed with no pass of
+            # ours seen (a backward that bypassed torch.autograd.backward, or one that raised).
             self._commit()
         if self._row is None:  # gradients from a pass we did not see, or set by hand: measure them now
             self._before_pass, self._pass_losses = None, []  # leftovers of a pass that raised, if any
