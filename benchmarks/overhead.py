@@ -141,39 +141,34 @@ def watched(**kwargs) -> Callable[[Workload], object]:
 
 
 @contextmanager
-def one_read(work: Workload) -> Iterator[None]:
+def after_backward(work: Workload, read: Callable[[list[torch.Tensor]], None]) -> Iterator[None]:
+    """Call read(parameters) after every backward of the workload's loop while the block runs."""
+    params = [p for p in work.model.parameters() if p.requires_grad]
+
+    def call() -> None:
+        read(params)
+
+    work.after_backward.append(call)
+    try:
+        yield
+    finally:
+        work.after_backward.remove(call)
+
+
+def one_read(work: Workload):
     """The floor: one batched norm of every gradient after backward, results kept on the device, nothing else.
 
     This is the physical cost the recorder cannot go below (it must read every gradient once per step); the gap
     between it and "grad norms only" is what the recorder's own bookkeeping costs.
     """
     kept: list[torch.Tensor] = []
-    params = [p for p in work.model.parameters() if p.requires_grad]
-
-    def read() -> None:
-        kept.append(torch.stack(torch._foreach_norm([p.grad for p in params])))
-
-    work.after_backward.append(read)
-    try:
-        yield
-    finally:
-        work.after_backward.remove(read)
+    return after_backward(work, lambda params: kept.append(torch.stack(torch._foreach_norm([p.grad for p in params]))))
 
 
-@contextmanager
-def naive_item(work: Workload) -> Iterator[None]:
+def naive_item(work: Workload):
     """What one writes by hand: after backward, p.grad.norm().item() for every parameter (on a GPU, a sync each)."""
     seen: list[float] = []
-    params = [p for p in work.model.parameters() if p.requires_grad]
-
-    def read() -> None:
-        seen.extend(p.grad.norm().item() for p in params if p.grad is not None)
-
-    work.after_backward.append(read)
-    try:
-        yield
-    finally:
-        work.after_backward.remove(read)
+    return after_backward(work, lambda params: seen.extend(p.grad.norm().item() for p in params if p.grad is not None))
 
 
 @contextmanager
@@ -394,7 +389,7 @@ def describe(device: torch.device) -> str:
 # -- the command line ---------------------------------------------------------------------------------------------
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="a ~30 s smoke run (8 s per model, 1 step per block)")
+    parser.add_argument("--quick", action="store_true", help="a ~30 s smoke run (8 s per model: few repeats)")
     parser.add_argument("--repeats", type=int, default=None, help="exactly N interleaved repeats per model "
                         "(default: as many as fit in ~55 s per model, 3 to 40)")
     parser.add_argument("--steps", type=int, default=None, help="timed steps per block (default: by model)")
@@ -418,7 +413,8 @@ CUDA_STEPS = 32
 
 
 def plan_for(name: str, args: argparse.Namespace, device: torch.device, ks: list[int]) -> Plan:
-    steps = args.steps or (CUDA_STEPS if device.type == "cuda" else 1 if args.quick else DEFAULT_STEPS[name])
+    # --quick keeps the blocks' length: one-step blocks would charge a whole detach to each step.
+    steps = args.steps or (CUDA_STEPS if device.type == "cuda" else DEFAULT_STEPS[name])
     if any(k > 1 and steps % k for k in ks):
         steps = math.lcm(steps, *ks)  # a block must hold whole stats_every cycles to be timed fairly
     if args.repeats:
