@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Annotated, Iterator, Optional
+from typing import Annotated, Optional
 
 import typer
 
 from gradscope.cli import options as o
-from gradscope.cli.app import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, app, err, guarded, is_tty, out
+from gradscope.cli.app import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, app, err, guarded, out
+from gradscope.cli.progress import step_progress
 
 OptionalTarget = Annotated[Optional[str], typer.Argument(
     help="Model file: PATH.py or PATH.py:NAME (see README: the model file contract).", metavar="MODEL",
@@ -62,8 +62,9 @@ def _run(model: str, settings, remedies, seeds: int, quiet: bool):
     from gradscope.compare import compare as run_compare
     from gradscope.interrupts import stop_on_sigint
 
-    with stop_on_sigint() as stop, _progress(settings.steps, quiet) as (on_run, on_step):
-        return run_compare(model, settings, remedies, seeds, on_run=on_run, on_step=on_step, should_stop=stop)
+    with stop_on_sigint() as stop, step_progress(settings.steps, "baseline", quiet) as progress:
+        return run_compare(model, settings, remedies, seeds, on_run=progress.new_run, on_step=progress,
+                           should_stop=stop)
 
 
 def _show(outcome, settings, quiet: bool) -> int:
@@ -77,28 +78,6 @@ def _show(outcome, settings, quiet: bool) -> int:
     if outcome.interrupted:
         return EXIT_INTERRUPTED
     return EXIT_USAGE if outcome.all_failed else EXIT_OK
-
-
-@contextmanager
-def _progress(steps: int, quiet: bool) -> Iterator[tuple]:
-    """(on_run, on_step) callbacks driving one progress bar, reset for each run; no-ops off a terminal."""
-    if quiet or not is_tty():
-        yield None, None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-               TextColumn("loss {task.fields[loss]}"))
-    with Progress(*columns, console=err, transient=True) as progress:
-        task = progress.add_task("baseline", total=steps, loss="-")
-
-        def on_run(variant: str, seed: int) -> None:
-            progress.reset(task, total=steps, description=f"{variant} (seed {seed})", loss="-")
-
-        def on_step(step: int, loss: float) -> None:
-            progress.update(task, completed=step + 1, loss=f"{loss:.4g}")
-
-        yield on_run, on_step
 
 
 def _list() -> int:
