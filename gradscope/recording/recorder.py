@@ -14,6 +14,10 @@ How a step is seen, with the user's own loop and optimizer:
   Several optimizers stepping after one backward therefore make one step, not several. When the gradients changed
   since the step was taken but no pass of ours was seen (a backward that bypassed torch.autograd.backward, or one
   that raised), the pre-hook commits the step and measures the gradients itself.
+- `optimizer.step(closure)` (Lightning's automatic optimization, LBFGS) runs the step's backward inside the step, after
+  the pre-hook: the pre-hook then only ends the step before and snapshots the parameters; the step's gradient and loss
+  are those of the closure's first pass that reaches the model (LBFGS's later evaluations move the parameters first),
+  on top of any micro-batches accumulated before the step, and a post-hook takes the step when the optimizer returns.
 - Activation forward hooks are installed only while a statistics step runs (all the time when stats_every is 1), so
   the steps in between pay nothing for them.
 - Everything stays on the device; each step's numbers are kept there as they are, and every `flush_every` steps they
@@ -33,7 +37,7 @@ from typing import Any
 
 import torch
 from torch import nn
-from torch.optim.optimizer import register_optimizer_step_pre_hook
+from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
 from gradscope.recording import activations as act
 from gradscope.recording import backward_capture
@@ -79,6 +83,7 @@ class Recorder:
         self._order = ForwardOrder(self.model, self.params)
         self._set_activation_hooks(True)  # step 0 is a statistics step
         self._handles.append(register_optimizer_step_pre_hook(self._on_optimizer_step))
+        self._handles.append(register_optimizer_step_post_hook(self._after_optimizer_step))
         return self
 
     def detach(self) -> None:
@@ -89,6 +94,8 @@ class Recorder:
         self._handles.clear()
         if self._order is not None:
             self._order.stop()
+        if self._closure_open:  # a closure step that never returned (the script raised, or was stopped, inside it)
+            self._reset_step_state()
         if self._taken:
             self._commit()
         self._snapshot_buffers = None  # the recorder outlives the watch (its rows are read afterwards): free the copy
@@ -98,7 +105,7 @@ class Recorder:
     def steps_taken(self) -> int:
         """Optimizer steps seen: those committed plus the one just taken, whose row is committed by the next pass
         that reaches the model (or the next optimizer step, or detach)."""
-        return self.step + int(self._taken)
+        return self.step + int(self._taken or self._closure_open)
 
     def holds(self, optimizer) -> bool:
         """Whether `optimizer` updates any of this recorder's parameters."""
@@ -126,6 +133,10 @@ class Recorder:
         losses, self._pass_losses = self._pass_losses, []
         if before is None or not _reached(grads, *before):
             return  # another model's pass (a GAN's other half, a second watch): neither its loss nor a step of ours
+        if self._closure_open:
+            if self._closure_measured:
+                return  # LBFGS evaluates its closure again after moving the parameters: not the step's gradient
+            self._closure_measured = True
         if self._taken:  # the previous step's optimizer has run: this pass belongs to a new step
             self._commit()
         elif all(g is None for g in before[0]):
@@ -167,6 +178,9 @@ class Recorder:
     def _on_optimizer_step(self, optimizer, args, kwargs) -> None:
         if not self._is_relevant(optimizer):
             return
+        if _closure_of(args, kwargs) is not None and not backward_capture.in_backward():
+            self._begin_closure_step()
+            return
         grads = [t.grad for t in self._tensors]
         if self._taken:
             if backward_capture.in_backward():  # an optimizer fused into backward: one step per pass
@@ -180,16 +194,43 @@ class Recorder:
         if self._row is None:  # gradients from a pass we did not see, or set by hand: measure them now
             self._before_pass, self._pass_losses = None, []  # leftovers of a pass that raised, if any
             self._measure(grads, [])
+        self._snapshot_params()
+        self._mark_taken(grads)
+
+    def _begin_closure_step(self) -> None:
+        """`optimizer.step(closure)` (Lightning's automatic optimization, LBFGS): the step's zero_grad, forward and
+        backward run inside the step, after this pre-hook. The step before is over; this one's gradient and loss are
+        those of the first closure pass that reaches the model (added to any micro-batches accumulated before the
+        step), and it is taken when the optimizer returns (_after_optimizer_step)."""
+        if self._taken:
+            self._commit()
+        self._closure_open, self._closure_measured = True, False
+        self._snapshot_params()  # the closure does not move the parameters: these are the ones before the update
+
+    def _after_optimizer_step(self, optimizer, args, kwargs) -> None:
+        if not self._closure_open or not self._is_relevant(optimizer):
+            return
+        self._closure_open = False
+        grads = [t.grad for t in self._tensors]
+        if self._row is None:  # a closure that ran no backward of ours (Lightning's manual optimization): now
+            self._measure(grads, [])
+        self._mark_taken(grads)
+
+    def _snapshot_params(self) -> None:
+        """On statistics steps, the parameters' norms and a copy of them, for the update norm at commit."""
+        if self.step % self.stats_every:
+            return
+        with torch.no_grad():
+            self._param_norms = batched_norms(self._tensors, self._device, self._groups)
+            if self._snapshot_buffers is None:
+                self._snapshot_buffers = [torch.empty_like(t) for t in self._tensors]
+            torch._foreach_copy_(self._snapshot_buffers, self._tensors)
+        self._snapshot = self._snapshot_buffers
+
+    def _mark_taken(self, grads: list) -> None:
         self._taken = True
         self._taken_in_pass = self._passes
         self._at_step = (grads, _versions(grads))
-        if self.step % self.stats_every == 0:
-            with torch.no_grad():
-                self._param_norms = batched_norms(self._tensors, self._device, self._groups)
-                if self._snapshot_buffers is None:
-                    self._snapshot_buffers = [torch.empty_like(t) for t in self._tensors]
-                torch._foreach_copy_(self._snapshot_buffers, self._tensors)
-            self._snapshot = self._snapshot_buffers
         if self._order is not None:
             self._order.stop()  # one forward pass is enough to learn the order
         # The next forward pass belongs to the next step: watch its activations only if that is a statistics step.
@@ -269,6 +310,8 @@ class Recorder:
 
     def _reset_step_state(self) -> None:
         self._taken = False
+        self._closure_open = False  # inside optimizer.step(closure), before the optimizer returned
+        self._closure_measured = False  # ... and the closure's first pass reaching the model has been measured
         self._row: torch.Tensor | None = None  # float32: the gradient norms, then the loss (see end_backward)
         self._loss_seen = False
         self._pass_losses: list[torch.Tensor] = []
@@ -306,6 +349,12 @@ class _Constants:
         self.nan_acts = torch.full((n_acts,), NAN, dtype=torch.float32, device=device)
         self.nan_scalar = torch.tensor(NAN, dtype=torch.float32, device=device)
         self.nan_row = torch.full((n_params + 1,), NAN, dtype=torch.float32, device=device)
+
+
+def _closure_of(args: tuple, kwargs: dict):
+    """The closure passed to `optimizer.step`, if any. Step hooks get the step's `args` with the optimizer first;
+    every torch.optim optimizer takes the closure next, or by name."""
+    return args[1] if len(args) > 1 else kwargs.get("closure")
 
 
 def _versions(grads: list) -> list[int]:
