@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 from torch import nn
@@ -17,6 +17,7 @@ class TrackedParam:
     name: str  # qualified name from named_parameters()
     layer: str  # qualified name of the module that owns it directly
     tensor: nn.Parameter
+    aliases: tuple[str, ...] = ()  # the other names of a tied parameter (lm_head.weight for transformer.wte.weight)
 
 
 def strip_wrappers(name: str) -> str:
@@ -26,16 +27,26 @@ def strip_wrappers(name: str) -> str:
 
 
 def tracked_params(model: nn.Module) -> list[TrackedParam]:
-    """Every trainable parameter of `model` (each shared tensor once), with its owning layer."""
-    out = []
-    for module_name, module in model.named_modules():
+    """Every trainable parameter of `model`, with its owning layer. A shared (tied) tensor is tracked once, under its
+    first name in `named_parameters()` order, with its other names as aliases."""
+    out: dict[int, TrackedParam] = {}
+    for module_name, module in model.named_modules(remove_duplicate=False):  # a module used twice: both names
+        prefix = strip_wrappers(module_name)
         for local, param in module.named_parameters(recurse=False):
-            if not param.requires_grad or any(t.tensor is param for t in out):
+            if not param.requires_grad:
                 continue
-            layer = strip_wrappers(module_name) or ROOT_NAME
-            full = f"{strip_wrappers(module_name)}.{local}".lstrip(".")
-            out.append(TrackedParam(full, layer, param))
-    return out
+            full = f"{prefix}.{local}".lstrip(".")
+            seen = out.get(id(param))
+            if seen is None:
+                out[id(param)] = TrackedParam(full, prefix or ROOT_NAME, param)
+            elif full != seen.name and full not in seen.aliases:
+                out[id(param)] = replace(seen, aliases=(*seen.aliases, full))
+    return list(out.values())
+
+
+def tied_names(params: list[TrackedParam]) -> list[str]:
+    """'transformer.wte.weight = lm_head.weight' for each tracked parameter known by more than one name."""
+    return [" = ".join((p.name, *p.aliases)) for p in params if p.aliases]
 
 
 class ForwardOrder:

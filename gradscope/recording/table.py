@@ -9,6 +9,7 @@ import pandas as pd
 import torch
 
 from gradscope.records import NONFINITE_COLUMNS, RunRecord
+from gradscope.recording.layers import tied_names
 from gradscope.recording.recorder import Recorder
 
 
@@ -38,8 +39,14 @@ def to_record(recorder: Recorder, variant: str = "watched", meta: dict | None = 
         losses=losses,
         activations=_activation_frame(recorder, acts),
         nonfinite=first_nonfinite(params, losses),
-        meta=dict(meta or {}),
+        meta=_with_tied(recorder, meta),
     )
+
+
+def _with_tied(recorder: Recorder, meta: dict | None) -> dict:
+    """The run's meta, plus the tied parameters' names when there are any (their rows carry the first name only)."""
+    tied = tied_names(recorder.params)
+    return {**(meta or {}), **({"tied": tied} if tied else {})}
 
 
 def _activation_frame(recorder: Recorder, acts: np.ndarray) -> pd.DataFrame:

@@ -8,9 +8,14 @@ own them with one walk over the garbage collector's objects, once per optimizer 
 by patching `nn.Module.__call__`, which would add a Python call to every module of every forward pass.
 
 `models_for(params)`: the models of a set of optimised parameters are the largest modules whose trainable parameters
-all belong to the set. Among candidates holding exactly the same parameters (a DDP or torch.compile wrapper and the
-model inside it, a container that adds no parameters) the innermost is taken: its parameter names are the model's
-own. Parameters of several unrelated modules (an encoder and a decoder optimised together) give one model each.
+all belong to the set. Among candidates holding exactly the same parameters (a LightningModule and the `self.model`
+it holds, a GPT and its `transformer` ModuleDict, a DDP or torch.compile wrapper and the model inside it) the
+outermost is taken, then known wrappers are peeled (DDP, DataParallel, torch.compile, Lightning/Fabric's): the names
+are those of the object the user trains, as its own `named_parameters()` gives them. Parameters of several unrelated
+modules (an encoder and a decoder optimised together) give one model each.
+
+`models_reaching(params)`, for a script with no optimizer: the largest modules holding any of the parameters a
+backward pass reached (`graph_leaves`), so a parameter the forward pass did not use stays in its model.
 """
 
 from __future__ import annotations
@@ -46,21 +51,68 @@ def models_for(params: list[torch.Tensor]) -> tuple[list[nn.Module], int]:
     if not wanted:
         return [], 0
     wanted_ids = frozenset(wanted)
+    return _largest(wanted, lambda ids: ids <= wanted_ids)
+
+
+def models_reaching(params: list[torch.Tensor]) -> tuple[list[nn.Module], int]:
+    """The largest modules holding any of `params` (see the module docstring), and how many of `params` none holds."""
+    wanted = {id(p): i for i, p in enumerate(params)}
+    if not wanted:
+        return [], 0
+    wanted_ids = frozenset(wanted)
+    return _largest(wanted, lambda ids: not ids.isdisjoint(wanted_ids))
+
+
+def _largest(wanted: dict[int, int], accept: Callable[[frozenset[int]], bool]) -> tuple[list[nn.Module], int]:
     candidates: dict[frozenset[int], list[nn.Module]] = {}
     for obj in gc.get_objects():
         if issubclass(type(obj), nn.Module):  # not isinstance: a proxy's __class__ property could run user code
             ids = trainable_ids(obj)
-            if ids and ids <= wanted_ids:
+            if ids and accept(ids):
                 candidates.setdefault(ids, []).append(obj)
     maximal = [key for key in candidates if not any(key < other for other in candidates)]
-    maximal.sort(key=lambda key: min(wanted[i] for i in key))
+    maximal.sort(key=lambda key: min((wanted[i] for i in key if i in wanted), default=len(wanted)))
     covered = frozenset().union(*maximal) if maximal else frozenset()
-    return [_innermost(candidates[key]) for key in maximal], len(wanted_ids - covered)
+    return [_outermost(candidates[key]) for key in maximal], len(frozenset(wanted) - covered)
 
 
-def _innermost(modules: list[nn.Module]) -> nn.Module:
-    """Of modules holding the same parameters, the one with the fewest submodules (DDP(model) -> model)."""
-    return min(modules, key=lambda m: sum(1 for _ in m.modules()))
+# Modules that only wrap the user's model: (class name, attribute holding the model). Checked by name along the MRO
+# so that neither torch.distributed nor Lightning is imported to find out.
+WRAPPERS = {"DistributedDataParallel": "module", "DataParallel": "module", "OptimizedModule": "_orig_mod",
+            "_FabricModule": "_original_module", "_LightningModuleWrapperBase": "_forward_module"}
+
+
+def _outermost(modules: list[nn.Module]) -> nn.Module:
+    """Of modules holding the same parameters, the one holding the others (most submodules), wrappers peeled:
+    DDP(compile(gpt)) -> gpt, LightningModule(self.model) -> the LightningModule."""
+    return peel_wrappers(max(modules, key=lambda m: sum(1 for _ in m.modules())))
+
+
+def peel_wrappers(module: nn.Module) -> nn.Module:
+    for _ in range(8):  # DDP(compile(model)) is two deep; a bound keeps a self-referencing module from looping
+        attribute = next((WRAPPERS[c.__name__] for c in type(module).__mro__ if c.__name__ in WRAPPERS), None)
+        inner = getattr(module, attribute, None) if attribute else None
+        if not isinstance(inner, nn.Module):
+            return module
+        module = inner
+    return module
+
+
+def graph_leaves(roots) -> list[torch.Tensor]:
+    """The trainable leaf tensors a backward pass from `roots` reaches (walks the autograd graph once)."""
+    roots = roots if isinstance(roots, (tuple, list)) else (roots,)
+    stack = [t.grad_fn for t in roots if isinstance(t, torch.Tensor) and t.grad_fn is not None]
+    seen, leaves = set(), {}
+    while stack:
+        node = stack.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        variable = getattr(node, "variable", None)  # an AccumulateGrad node: the leaf it writes .grad of
+        if isinstance(variable, torch.Tensor) and variable.requires_grad:
+            leaves.setdefault(id(variable), variable)
+        stack.extend(fn for fn, _ in node.next_functions)
+    return list(leaves.values())
 
 
 @contextmanager
