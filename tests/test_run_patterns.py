@@ -175,3 +175,168 @@ def test_a_closure_without_backward_keeps_the_gradient_of_the_backward_before_th
     """)
     (record,) = outcome.records
     assert_matches_log(record, log, "m", NAMES)
+
+
+MANUAL_LOOP = """
+    lr = 0.05
+    for step in range(6):
+        model.zero_grad()
+        loss = nn.functional.mse_loss(model(x), y)
+        loss.backward()
+        grads("m", model)
+        loss_of("m", loss)
+        before = snapshot(model)
+        {update}
+        updates("m", model, before)
+        log["outputs"].append(step)
+    dump()
+"""
+
+
+def test_a_loop_without_optimizer_is_watched_a_step_per_backward_pass(tmp_path):
+    for update in ("[p.data.add_(p.grad, alpha=-lr) for p in model.parameters()]",
+                   "with torch.no_grad():\n            for p in model.parameters(): p -= lr * p.grad"):
+        outcome, log = watch(tmp_path, prelude=MLP, body=MANUAL_LOOP.format(update=update))
+        (record,) = outcome.records
+        assert_matches_log(record, log, "m", NAMES)
+        assert record.meta["optimizer"] == "none (a step per backward pass)"
+        assert outcome.report["script"]["steps"] == 6 and outcome.ending.how == "finished"
+
+
+def test_max_steps_stops_a_loop_without_optimizer_at_its_next_backward_pass(tmp_path):
+    outcome, log = watch(tmp_path, prelude=MLP, max_steps=3, body="""
+        try:
+            for step in range(6):
+                model.zero_grad()
+                loss = nn.functional.mse_loss(model(x), y)
+                log["outputs"].append(step)  # the forward of step 3 runs; its backward is where the stop is
+                loss.backward()
+                grads("m", model)
+                [p.data.add_(p.grad, alpha=-0.05) for p in model.parameters()]
+        finally:
+            dump()
+    """)
+    assert outcome.ending.how == "stopped" and log["outputs"] == [0, 1, 2, 3]
+    (record,) = outcome.records
+    assert_matches_log(record, log, "m", NAMES, updates=False)
+    assert outcome.report["script"]["steps"] == 3
+
+
+GAN = """
+    gen = nn.Sequential(nn.Linear(2, 8), nn.ReLU(), nn.Linear(8, 4))
+    disc = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
+    opt_g = torch.optim.Adam(gen.parameters(), lr=1e-3)
+    opt_d = torch.optim.SGD(disc.parameters(), lr=0.05)
+    bce = nn.functional.binary_cross_entropy_with_logits
+    try:
+        for block in range(3):  # 4 discriminator steps, then 2 generator steps
+            for _ in range(4):
+                opt_d.zero_grad()
+                fake = gen(torch.randn(8, 2)).detach()
+                loss = bce(disc(x[:8]), torch.ones(8, 1)) + bce(disc(fake), torch.zeros(8, 1))
+                loss.backward()
+                grads("disc", disc)
+                loss_of("disc", loss)
+                opt_d.step()
+            for _ in range(2):
+                opt_g.zero_grad()
+                loss = bce(disc(gen(torch.randn(8, 2))), torch.ones(8, 1))
+                loss.backward()  # also writes the discriminator's .grad
+                grads("gen", gen)
+                loss_of("gen", loss)
+                opt_g.step()
+    finally:
+        dump()
+"""
+
+
+def test_alternating_optimizers_give_each_model_its_own_optimizer_s_steps(tmp_path):
+    outcome, log = watch(tmp_path, GAN)
+    by_steps = {r.steps_recorded: r for r in outcome.records}
+    assert set(by_steps) == {12, 6}
+    assert_matches_log(by_steps[12], log, "disc", NAMES, updates=False)
+    assert_matches_log(by_steps[6], log, "gen", NAMES, updates=False)
+    assert outcome.report["script"]["steps"] == 18
+
+
+def test_max_steps_counts_the_steps_of_all_models_together(tmp_path):
+    outcome, log = watch(tmp_path, GAN, max_steps=7)  # 4 D steps, 2 G steps, 1 D step
+    assert outcome.ending.how == "stopped" and outcome.report["script"]["steps"] == 7
+    assert sorted(r.steps_recorded for r in outcome.records) == [2, 5]
+    assert len(log["grads"]["disc"]) == 5 and len(log["grads"]["gen"]) == 2
+
+
+GPT = """
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln, self.mlp = nn.LayerNorm(8), nn.Linear(8, 8)
+
+        def forward(self, h):
+            return h + self.mlp(self.ln(h))
+
+
+    class GPT(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.transformer = nn.ModuleDict(dict(wte=nn.Embedding(16, 8), h=nn.ModuleList([Block(), Block()])))
+            self.lm_head = nn.Linear(8, 16, bias=False)
+            self.lm_head.weight = self.transformer.wte.weight  # weight tying
+            self.scale = nn.Parameter(torch.ones(()))  # a parameter of the root module itself
+
+        def forward(self, idx):
+            h = self.transformer.wte(idx) * self.scale
+            for block in self.transformer.h:
+                h = block(h)
+            return self.lm_head(h)
+
+
+    model = GPT()
+    tokens = torch.randint(0, 16, (4, 6))
+    for step in range(3):
+        model.zero_grad(set_to_none=True)
+        logits = model(tokens[:, :-1])
+        loss = nn.functional.cross_entropy(logits.reshape(-1, 16), tokens[:, 1:].reshape(-1))
+        loss.backward()
+        grads("gpt", model)  # named_parameters() gives the tied tensor once, by its first name
+        for p in model.parameters():
+            p.data.add_(p.grad, alpha=-0.1)
+    dump()
+"""
+
+
+def test_a_gpt_keeps_its_own_names_and_its_tied_head_is_named(tmp_path):
+    outcome, log = watch(tmp_path, GPT)
+    (record,) = outcome.records
+    names = list(log["grads"]["gpt"][0])
+    assert "transformer.wte.weight" in names and "scale" in names and "lm_head.weight" not in names
+    assert_matches_log(record, log, "gpt", names, updates=False)
+    assert record.variant == "GPT"
+    assert record.meta["tied"] == ["transformer.wte.weight = lm_head.weight"]
+
+
+def test_the_module_holding_the_model_gives_the_names_and_wrappers_are_peeled(tmp_path):
+    # A LightningModule-like holder of self.model whose optimizer takes self.parameters(), wrapped in DataParallel.
+    outcome, log = watch(tmp_path, prelude=MLP, body="""
+        class Task(nn.Module):
+            def __init__(self, model):
+                super().__init__()
+                self.model = model
+
+            def forward(self, x):
+                return self.model(x)
+
+
+        task = Task(model)
+        wrapped = nn.DataParallel(task)  # on the CPU it calls the module itself
+        opt = torch.optim.SGD(wrapped.parameters(), lr=0.05)
+        for step in range(2):
+            opt.zero_grad()
+            nn.functional.mse_loss(wrapped(x), y).backward()
+            grads("task", task)
+            opt.step()
+        dump()
+    """)
+    (record,) = outcome.records
+    assert record.variant == "Task"
+    assert_matches_log(record, log, "task", ["model." + n for n in NAMES], updates=False)

@@ -110,7 +110,7 @@ def _show(outcome, gate, max_steps, quiet: bool) -> None:
                      findings_panel(run["findings"], title)):
             out.print(part)
     ended = report["script"]["ended"]
-    out.print(Text(_ending_line(report["script"], max_steps), style=_ENDING_STYLE[ended]))
+    out.print(Text(_ending_line(report["script"], max_steps, len(report["runs"])), style=_ENDING_STYLE[ended]))
     if ended in ("finished", "stopped"):  # otherwise the exit code is the ending's, not the gate's
         out.print(summary(gate))
 
@@ -118,15 +118,24 @@ def _show(outcome, gate, max_steps, quiet: bool) -> None:
 _ENDING_STYLE = {"finished": "", "stopped": "", "interrupted": "yellow", "crashed": "bold red"}
 
 
-def _ending_line(script: dict, max_steps) -> str:
-    steps = f"{script['steps']} optimizer step{'s' if script['steps'] != 1 else ''}"
+def _ending_line(script: dict, max_steps, n_models: int = 1) -> str:
+    steps = _steps_text(script)
     if script["ended"] == "stopped":
-        return f"stopped the script after {steps} (--max-steps {max_steps}); the report covers those"
+        models = ", all models' steps together" if n_models > 1 else ""
+        return f"stopped the script after {steps} (--max-steps {max_steps}{models}); the report covers those"
     if script["ended"] == "interrupted":
         return f"interrupted after {steps}: the report covers those"
     if script["ended"] == "crashed":
         return f"the script failed after {steps}: {script['error']} (the report covers the steps before)"
     return f"the script finished after {steps}"
+
+
+def _steps_text(script: dict) -> str:
+    """'12 optimizer steps', or with no optimizer '12 steps (backward passes: the script has no optimizer)'."""
+    n = script["steps"]
+    if script.get("steps_are") == "backward passes":
+        return f"{n} step{'s' if n != 1 else ''} (backward passes: the script has no optimizer)"
+    return f"{n} optimizer step{'s' if n != 1 else ''}"
 
 
 def _header(report: dict, run: dict):

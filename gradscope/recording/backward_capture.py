@@ -52,14 +52,27 @@ def stop(listener: BackwardListener) -> None:
         _original = None
 
 
+_roots = threading.local()  # the tensors of the pass being begun, for a listener that looks at its graph
+
+
+def pass_roots():
+    """While listeners hear `begin_backward`: the tensors that pass backpropagates from (their graph is intact)."""
+    return getattr(_roots, "value", ())
+
+
 def _wrapper(original):
     def backward(tensors, grad_tensors=None, *args, **kwargs):
-        listeners = list(_active)
-        outermost = bool(listeners) and _outside_any_pass()
+        outermost = bool(_active) and _outside_any_pass()
+        listeners = []
         if outermost:
             losses = _losses(tensors, grad_tensors if grad_tensors is not None else kwargs.get("grad_variables"))
-            for listener in listeners:
-                listener.begin_backward(losses)
+            _roots.value = tensors
+            try:
+                while len(listeners) < len(_active):  # a listener may start another (a recorder for this pass)
+                    listeners.append(_active[len(listeners)])
+                    listeners[-1].begin_backward(losses)
+            finally:
+                _roots.value = ()
         _depth.value = getattr(_depth, "value", 0) + 1
         try:
             original(tensors, grad_tensors, *args, **kwargs)

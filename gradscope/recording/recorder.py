@@ -18,6 +18,8 @@ How a step is seen, with the user's own loop and optimizer:
   the pre-hook: the pre-hook then only ends the step before and snapshots the parameters; the step's gradient and loss
   are those of the closure's first pass that reaches the model (LBFGS's later evaluations move the parameters first),
   on top of any micro-batches accumulated before the step, and a post-hook takes the step when the optimizer returns.
+- With `step_per_backward` (a script that updates its parameters by hand, no optimizer) every pass that reaches the
+  model is a step, taken as the pass returns; its update is measured when the next such pass returns.
 - Activation forward hooks are installed only while a statistics step runs (all the time when stats_every is 1), so
   the steps in between pay nothing for them.
 - Everything stays on the device; each step's numbers are kept there as they are, and every `flush_every` steps they
@@ -50,8 +52,10 @@ NAN = float("nan")
 class Recorder:
     """Attach with `attach()`, detach with `detach()` (always, in a finally). `watch()` does both for you."""
 
-    def __init__(self, model: nn.Module, *, stats_every: int = 1, activations: bool = True, flush_every: int = 32):
+    def __init__(self, model: nn.Module, *, stats_every: int = 1, activations: bool = True, flush_every: int = 32,
+                 step_per_backward: bool = False):
         self.model = model
+        self.step_per_backward = step_per_backward  # no optimizer (updates by hand): each pass reaching us is a step
         self.stats_every = max(1, int(stats_every))
         self.flush_every = max(1, int(flush_every))
         self.params: list[TrackedParam] = tracked_params(model)
@@ -143,6 +147,9 @@ class Recorder:
             # zero_grad() ran since the step's earlier passes: their gradients are gone, so is their share of the loss
             self._loss_seen = False
         self._measure(grads, losses)
+        if self.step_per_backward:  # the update follows; the next pass reaching the model commits it
+            self._snapshot_params()
+            self._mark_taken(grads)
 
     def _measure(self, grads: list, losses: list[torch.Tensor]) -> None:
         """All gradient norms in one batched kernel, stacked with the step's loss into its row (one more kernel)."""

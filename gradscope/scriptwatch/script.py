@@ -90,12 +90,21 @@ def _meta(session: Session, recorder, seconds: float) -> dict[str, Any]:
     return {
         "model": f"{type(recorder.model).__name__}: {layers} layers, {n_params:,} trainable parameters",
         "data": "the script's own", "loss": "the script's own",
-        "optimizer": ", ".join(dict.fromkeys(o.name for o in optimizers)) or "?",
+        "optimizer": _optimizer_text(optimizers, recorder),
         "lr": optimizers[0].lr if optimizers else None,
         "device": str(recorder.params[0].tensor.device) if recorder.params else "cpu",
         "seed": None, "stats_every": recorder.stats_every, "seconds": seconds,
         "skipped_steps": recorder.skipped_steps, "world_size": session.world_size,
     }
+
+
+NO_OPTIMIZER = "none (a step per backward pass)"
+
+
+def _optimizer_text(optimizers: list, recorder) -> str:
+    if recorder.step_per_backward:
+        return NO_OPTIMIZER  # the script updates the parameters by hand
+    return ", ".join(dict.fromkeys(o.name for o in optimizers)) or "?"
 
 
 def _error_text(ending: Ending) -> str | None:
@@ -108,6 +117,7 @@ def _script_section(target: ScriptTarget, session: Session, ending: Ending, seco
     return {
         "target": target.name, "module": target.module, "args": list(target.args),
         "ended": ending.how, "stop_reason": ending.reason, "error": ending.error, "traceback": ending.traceback,
-        "steps": session.steps, "seconds": seconds, "rank": session.rank, "world_size": session.world_size,
+        "steps": session.steps, "steps_are": "backward passes" if session.per_backward else "optimizer steps",
+        "seconds": seconds, "rank": session.rank, "world_size": session.world_size,
         "optimizers": [o.name for o in session.optimizers], "unwatched_parameters": session.unowned_params,
     }

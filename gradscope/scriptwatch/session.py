@@ -6,30 +6,33 @@
   one model (the price: models inside one container whose optimizers step separately, like a GAN's generator and
   discriminator held by one nn.Module, are one model whose every optimizer step is a step). An optimizer created
   after training began adds the models of its parameters not watched yet.
-- Steps are the recorders' optimizer steps (several optimizers stepping after one backward make one step; a step
-  the GradScaler skipped is not one). After the step that reaches --max-steps, the session *arms* a stop: the next
-  module call (or, failing that, the next step's optimizer) raises StopScript inside the script. Stopping there, not
-  in the step's own hook, lets every optimizer of the last step finish it. Nothing is installed for this until the
-  stop is armed, so watching costs nothing per forward pass.
-- The step hooks themselves are two Python calls per optimizer step; all measuring is the recorders' (batched).
+- A script with no optimizer (it updates the parameters by hand): when the first backward pass begins and no
+  optimizer exists, the models it reaches (discovery.graph_leaves) are watched with a step per backward pass.
+- A model's steps are its own optimizers' steps (several optimizers stepping after one backward make one step; a step
+  the GradScaler skipped is not one). The script's steps, which --max-steps counts, are all models' steps together
+  (a GAN's D steps plus its G steps). After the step that reaches --max-steps, the session *arms* a stop: the next
+  backward pass (or, failing that, the next step's optimizer) raises StopScript inside the script, as it begins.
+  Stopping at a step boundary lets every optimizer of the last step finish it, and lets what the script does after
+  its last step without a backward (a final evaluation, a save) run when it has exactly --max-steps steps.
+- The hooks themselves are two Python calls per optimizer step and one per backward pass; all measuring is the
+  recorders' (batched).
 """
 
 from __future__ import annotations
 
-import os
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
 import torch
-from torch.nn.modules.module import register_module_forward_pre_hook
 from torch.optim.optimizer import register_optimizer_step_post_hook, register_optimizer_step_pre_hook
 
 from gradscope.errors import GradscopeError
 from gradscope.recording import backward_capture
 from gradscope.scriptwatch import distributed
 from gradscope.scriptwatch.amp import grad_scalers_watched
-from gradscope.scriptwatch.discovery import models_for, optimizer_params, optimizers_created
+from gradscope.scriptwatch.discovery import (graph_leaves, models_for, models_reaching, optimizer_params,
+                                             optimizers_created)
 from gradscope.scriptwatch.recorders import ScriptRecorder
 from gradscope.scriptwatch.runner import StopScript
 
@@ -61,25 +64,29 @@ class Session:
         self.rank, self.world_size = distributed.rank(), distributed.world_size()
         self._optimized: dict[int, torch.Tensor] = {}  # every optimised parameter, in creation order
         self._in_scaler_step = False
+        self.per_backward = False  # no optimizer: a step per backward pass
         self._stop_reason: str | None = None
         self._armed_at = 0
-        self._stop_handles: list = []
 
     @contextmanager
     def installed(self) -> Iterator["Session"]:
         """Every global hook and patch, removed on exit; recorders are detached and their last step committed."""
         with ExitStack() as stack:
             stack.callback(self._detach_all)
+            backward_capture.start(self)  # first of the listeners: it may stop the script before a recorder begins
+            stack.callback(backward_capture.stop, self)
             stack.enter_context(optimizers_created(self.on_optimizer))
             stack.enter_context(grad_scalers_watched(self._before_scaler_step, self._after_scaler_step))
             for handle in (register_optimizer_step_pre_hook(self._before_step),
                            register_optimizer_step_post_hook(self._after_step)):
                 stack.callback(handle.remove)
-            stack.callback(self._disarm)
             yield self
 
     # -- discovery --------------------------------------------------------------------------------------------------
     def on_optimizer(self, optimizer: torch.optim.Optimizer) -> None:
+        if self.per_backward:  # the backward passes before were not steps of this optimizer: start again with it
+            self._detach(self.recorders)
+            self.recorders, self.per_backward = [], False
         params = optimizer_params(optimizer)
         lr = optimizer.param_groups[0].get("lr") if optimizer.param_groups else None
         self.optimizers.append(OptimizerInfo(type(optimizer).__name__, _number(lr), frozenset(map(id, params))))
@@ -109,8 +116,9 @@ class Session:
             raise StopScript("unsupported", GradscopeError(
                 problem, fix="run the script with DDP or on one process to diagnose it; FSDP support is planned"))
 
-    def _attach(self, model: torch.nn.Module) -> None:
-        recorder = ScriptRecorder(model, stats_every=self.options.stats_every, activations=self.options.activations)
+    def _attach(self, model: torch.nn.Module, per_backward: bool = False) -> None:
+        recorder = ScriptRecorder(model, stats_every=self.options.stats_every, activations=self.options.activations,
+                                  step_per_backward=per_backward)
         if not recorder.params:
             return
         backward_capture.start(recorder)
@@ -132,14 +140,35 @@ class Session:
             finally:
                 backward_capture.stop(recorder)
 
+    # -- backward passes (backward_capture calls these before the recorders') --------------------------------------
+    def begin_backward(self, losses: list[torch.Tensor]) -> None:
+        self._check_progress()  # with no optimizer, this is where a step ends
+        if self._stop_reason:
+            raise StopScript(self._stop_reason)
+        if not self.optimizers and not self.recorders:
+            self._watch_per_backward(backward_capture.pass_roots())
+
+    def end_backward(self) -> None:
+        pass
+
+    def _watch_per_backward(self, roots) -> None:
+        """No optimizer yet as the first backward begins: watch the models it reaches, a step per backward pass."""
+        roots, self.unowned_params = models_reaching(graph_leaves(roots))
+        self._check_sharding(roots)
+        for model in roots:
+            self._attach(model, per_backward=True)
+        self.per_backward = bool(self.recorders)
+
     # -- steps ------------------------------------------------------------------------------------------------------
     @property
     def steps(self) -> int:
-        return max((r.steps_taken for r in self.recorders), default=0)
+        """The script's steps so far: every model's optimizer steps (or backward passes, with no optimizer)."""
+        return sum(r.steps_taken for r in self.recorders)
 
     def _before_step(self, optimizer, args, kwargs) -> None:
-        # The safety net of an armed stop: a new step began (a backward committed the last one) with no module call.
-        if self._stop_reason and any(r.step >= self._armed_at for r in self.recorders):
+        # The safety net of an armed stop: a new step began with no backward pass seen (one that bypassed
+        # torch.autograd.backward) after the armed step was committed.
+        if self._stop_reason and sum(r.step for r in self.recorders) >= self._armed_at:
             raise StopScript(self._stop_reason)
 
     def _after_step(self, optimizer, args, kwargs) -> None:
@@ -166,23 +195,7 @@ class Session:
         self.rank, self.world_size = distributed.rank(), distributed.world_size()  # now that the script set them up
         limit = self.options.max_steps
         if limit is not None and self.steps >= limit and not self._stop_reason:
-            self._arm(MAX_STEPS)
-
-    # -- stopping ---------------------------------------------------------------------------------------------------
-    def _arm(self, reason: str) -> None:
-        self._stop_reason, self._armed_at = reason, self.steps
-        pid = os.getpid()
-
-        def stop(module, args):
-            if os.getpid() == pid:  # not in a DataLoader worker forked after arming (transforms can be modules)
-                raise StopScript(reason)
-
-        self._stop_handles.append(register_module_forward_pre_hook(stop))
-
-    def _disarm(self) -> None:
-        for handle in self._stop_handles:
-            handle.remove()
-        self._stop_handles.clear()
+            self._stop_reason, self._armed_at = MAX_STEPS, self.steps  # armed: see the module docstring
 
 
 def _number(value) -> float | None:
