@@ -3,18 +3,18 @@ starts them (RANK, WORLD_SIZE, MASTER_ADDR, MASTER_PORT), each running `python -
 
 The script computes the reference itself: each rank's gradient on a plain copy of the model, all-reduced and averaged
 by hand. Rank 0's recorded norms must be those of the averaged gradient (not its local one), taken before the
-script's clipping; rank 0 reports, rank 1 writes nothing; --max-steps stops both ranks at the same step.
+script's clipping, and its loss the mean over ranks; rank 0 reports, rank 1 writes nothing; --max-steps stops both
+ranks at the same step.
 """
 
 import json
-import os
-import socket
-import subprocess
 import sys
 
 import numpy as np
 import pandas as pd
 import pytest
+
+from distributed_helpers import launch
 
 SCRIPT = """\
 import copy, json, sys
@@ -30,7 +30,7 @@ replica = copy.deepcopy(model)
 ddp = nn.parallel.DistributedDataParallel(model)
 opt = torch.optim.SGD(ddp.parameters(), lr=0.1)
 data = torch.Generator().manual_seed(100 + rank)  # each rank its own batches
-averaged, local = [], []
+averaged, local, mean_losses, rank_losses = [], [], [], []
 try:
     for step in range(100):
         x, y = torch.randn(8, 4, generator=data), torch.randn(8, 1, generator=data) * 3
@@ -42,42 +42,30 @@ try:
             dist.all_reduce(g)
         averaged.append({n: (g / world).norm().item() for n, g in zip(names, grads)})
         opt.zero_grad()
-        nn.functional.mse_loss(ddp(x), y).backward()
+        loss = nn.functional.mse_loss(ddp(x), y)
+        loss.backward()
+        total = loss.detach().clone()
+        dist.all_reduce(total)
+        mean_losses.append(total.item() / world)
+        rank_losses.append(loss.item())
         torch.nn.utils.clip_grad_norm_(ddp.parameters(), 1e-4)
         opt.step()
 finally:
     if rank == 0:
         with open(sys.argv[1], "w") as f:
-            json.dump({"averaged": averaged, "local": local}, f)
+            json.dump({"averaged": averaged, "local": local, "loss": mean_losses, "rank_loss": rank_losses}, f)
     dist.destroy_process_group()
 """
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
 def ddp_run(tmp_path_factory):
     folder = tmp_path_factory.mktemp("ddp")
     (folder / "train.py").write_text(SCRIPT)
-    port, procs = _free_port(), []
-    for rank in (0, 1):
-        env = {**os.environ, "MASTER_ADDR": "127.0.0.1", "MASTER_PORT": str(port), "WORLD_SIZE": "2",
-               "RANK": str(rank), "LOCAL_RANK": str(rank), "OMP_NUM_THREADS": "1", "COLUMNS": "120"}
-        cmd = [sys.executable, "-m", "gradscope", "run", "--max-steps", "3", "--json", f"report{rank}.json",
-               "--csv", f"table{rank}.csv", "train.py", "expected.json"]
-        procs.append(subprocess.Popen(cmd, cwd=folder, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      text=True))
-    try:
-        outputs = [p.communicate(timeout=240) for p in procs]
-    finally:
-        for p in procs:
-            if p.poll() is None:
-                p.kill()
-    return folder, [p.returncode for p in procs], outputs
+    commands = [[sys.executable, "-m", "gradscope", "run", "--max-steps", "3", "--json", f"report{rank}.json",
+                 "--csv", f"table{rank}.csv", "train.py", "expected.json"] for rank in (0, 1)]
+    codes, outputs = launch(commands, folder)
+    return folder, codes, outputs
 
 
 def test_both_ranks_stop_at_max_steps_and_only_rank_0_reports(ddp_run):
@@ -105,13 +93,25 @@ def test_rank_0_records_the_averaged_gradient_before_clipping(ddp_run):
     assert averaged.max() > 1e-3  # clipping to 1e-4 would have hidden them
 
 
-def test_sharded_parameters_are_refused_by_name_without_importing_fsdp():
+def test_reported_loss_is_the_mean_over_ranks(ddp_run):
+    folder, codes, outputs = ddp_run
+    assert codes == [0, 0], outputs
+    expected = json.loads((folder / "expected.json").read_text())
+    losses = json.loads((folder / "report0.json").read_text())["runs"][0]["losses"]
+    np.testing.assert_allclose(losses, expected["loss"][:3], rtol=1e-5)
+    assert np.abs(np.array(expected["rank_loss"][:3]) / losses - 1).max() > 0.01  # rank 0's own would be told apart
+
+
+def test_fsdp1_is_refused_by_name_and_fsdp2_dtensors_are_not():
     import torch
 
     from gradscope.scriptwatch.distributed import sharding_problem
 
-    class DTensor(torch.Tensor):  # stands in for torch.distributed.tensor.DTensor (FSDP2's parameters)
+    class DTensor(torch.Tensor):  # stands in for torch.distributed.tensor.DTensor (FSDP2's parameters): supported
         pass
 
-    assert sharding_problem([torch.zeros(1)]) is None
-    assert "DTensor" in sharding_problem([torch.zeros(1), torch.zeros(2).as_subclass(DTensor)])
+    class FlatParameter(torch.nn.Parameter):  # stands in for FSDP1's flat shards
+        pass
+
+    assert sharding_problem([torch.zeros(1), torch.zeros(2).as_subclass(DTensor)]) is None
+    assert "FSDP1 (FlatParameter)" in sharding_problem([torch.zeros(1), FlatParameter(torch.zeros(2))])

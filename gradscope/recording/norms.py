@@ -98,10 +98,13 @@ def _sharded_norms(tensors: Sequence[torch.Tensor], out_device: torch.device) ->
     a part held by several ranks (a Replicate placement, or a plain tensor every rank holds in full) counts once.
 
     One all_reduce for the whole list. Every rank must call this with the same list, as every rank of an SPMD
-    training script does: under FSDP2 each rank measures the same parameters at the same point of the step.
+    training script does: under FSDP2 each rank measures the same parameters at the same point of the step. Once
+    the process group is destroyed the norms are unknown: NaN.
     """
     import torch.distributed as dist
 
+    if not dist.is_initialized():  # the script destroyed its process group (the last step's update, at detach)
+        return [torch.tensor(float("nan"), device=out_device) for _ in tensors]
     world = dist.get_world_size()
     locals_ = [local_part(t) for t in tensors]
     squares = torch.stack([n.to(torch.float64) for n in norm_scalars(locals_, out_device)]).square()

@@ -44,7 +44,7 @@ from torch.optim.optimizer import register_optimizer_step_post_hook, register_op
 from gradscope.recording import activations as act
 from gradscope.recording import backward_capture
 from gradscope.recording.layers import ForwardOrder, TrackedParam, model_device, strip_wrappers, tracked_params
-from gradscope.recording.norms import batched_norms, group_indices, norm_scalars
+from gradscope.recording.norms import batched_norms, copy_values_, group_indices, norm_scalars
 
 NAN = float("nan")
 
@@ -231,7 +231,7 @@ class Recorder:
             self._param_norms = batched_norms(self._tensors, self._device, self._groups)
             if self._snapshot_buffers is None:
                 self._snapshot_buffers = [torch.empty_like(t) for t in self._tensors]
-            torch._foreach_copy_(self._snapshot_buffers, self._tensors)
+            copy_values_(self._snapshot_buffers, self._tensors)  # FSDP2's DTensors included
         self._snapshot = self._snapshot_buffers
 
     def _mark_taken(self, grads: list) -> None:

@@ -2,7 +2,8 @@
 
 - AMP: `unscale(scale)` divides the step's gradient norms and loss by the GradScaler's scale, once per step.
 - `discard_step()` drops a step the GradScaler skipped (inf/NaN gradients): not counted, its gradients not reported.
-DDP needs nothing here: the Recorder measures after DDP has written the averaged gradient.
+DDP's gradient needs nothing here: the Recorder measures after DDP has written the averaged gradient.
+- Under DDP or FSDP the step's loss is averaged over the ranks when the step is taken (one all_reduce a step).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from gradscope.recording.recorder import Recorder
+from gradscope.scriptwatch.distributed import mean_over_ranks, world_size
 
 
 class ScriptRecorder(Recorder):
@@ -20,6 +22,13 @@ class ScriptRecorder(Recorder):
     def _reset_step_state(self) -> None:
         super()._reset_step_state()
         self._unscaled = False
+
+    def _mark_taken(self, grads: list) -> None:
+        # Each rank's loss is its own batch's; the report's is the global one, as its gradient is. Every rank takes
+        # the step at the same point, so they all reach this all_reduce together.
+        if world_size() > 1:
+            self._row = torch.cat([self._row[:-1], mean_over_ranks(self._row[-1:])])
+        super()._mark_taken(grads)
 
     def unscale(self, scale: torch.Tensor) -> None:
         """Divide this step's gradient norms and loss by a GradScaler's scale (a one-element tensor); once per step."""

@@ -114,7 +114,7 @@ class Session:
         problem = distributed.sharding_problem(objects)
         if problem:
             raise StopScript("unsupported", GradscopeError(
-                problem, fix="run the script with DDP or on one process to diagnose it; FSDP support is planned"))
+                problem, fix="shard with FSDP2 (torch.distributed.fsdp.fully_shard) or use DDP to diagnose it"))
 
     def _attach(self, model: torch.nn.Module, per_backward: bool = False) -> None:
         recorder = ScriptRecorder(model, stats_every=self.options.stats_every, activations=self.options.activations,
