@@ -13,7 +13,7 @@ import math
 from typing import Any, Iterable
 
 from gradscope import __version__
-from gradscope.records import RunRecord
+from gradscope.records import PARAM_COLUMNS, RunRecord
 
 SCHEMA = "gradscope.report/1"
 
@@ -118,5 +118,7 @@ def tidy_csv(runs: Iterable[RunRecord]) -> str:
         frame.insert(0, "seed", record.meta.get("seed"))
         frame.insert(0, "variant", record.variant)
         frames.append(frame)
-    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if not frames:  # no step recorded: the header alone, so that the file still reads as a table
+        return pd.DataFrame(columns=["variant", "seed", *PARAM_COLUMNS]).to_csv(index=False)
+    table = pd.concat(frames, ignore_index=True)
     return table.to_csv(index=False, na_rep="nan")

@@ -233,3 +233,39 @@ def test_a_config_file_overrides_run_s_default_stats_every(tmp_path):
     assert result.exit_code == 0, result.output
     (run,) = _report(report)["runs"]
     assert [s for s, v in enumerate(run["layers"][0]["param_norm"]) if v is not None] == [0, 4]
+
+
+def test_max_steps_equal_to_the_script_s_length_lets_its_final_evaluation_and_save_run(tmp_path):
+    script = _script(tmp_path, """
+        train(5)
+        with torch.no_grad():
+            nn.Linear(4, 1)(torch.randn(2, 4))  # a final evaluation: a forward pass after the last step
+        open(os.path.join(os.path.dirname(__file__), "saved"), "w").close()
+    """)
+    result = invoke("run", "--max-steps", "5", "--json", tmp_path / "r.json", script)
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "saved").exists()
+    assert _report(tmp_path / "r.json")["script"]["ended"] == "finished"
+
+
+@pytest.mark.parametrize("first_line, code", [("raise ValueError('bad config')", 2), ("raise KeyboardInterrupt", 130)])
+def test_a_script_that_ends_before_its_first_step_writes_a_csv_header_and_no_passed_gate(tmp_path, first_line, code):
+    import pandas as pd
+
+    result = invoke("run", "--json", tmp_path / "r.json", "--csv", tmp_path / "r.csv",
+                    _script(tmp_path, first_line + "\ntrain(3)\n"))
+    assert result.exit_code == code, result.output
+    table = pd.read_csv(tmp_path / "r.csv")
+    assert len(table) == 0 and {"variant", "step", "param", "grad_norm"} <= set(table.columns)
+    report = _report(tmp_path / "r.json")
+    assert report["gate"]["passed"] is False
+    assert report["interrupted"] is (code == 130)
+
+
+def test_run_s_csv_has_the_script_s_torch_seed_and_help_shows_the_real_stats_every_default(tmp_path):
+    import pandas as pd
+
+    result = invoke("run", "--csv", tmp_path / "r.csv", _script(tmp_path, "torch.manual_seed(7)\ntrain(2)\n"))
+    assert result.exit_code == 0, result.output
+    assert set(pd.read_csv(tmp_path / "r.csv")["seed"]) == {0}  # train() seeds with torch.manual_seed(0) last
+    assert "[default: 16]" in invoke("run", "--help").output

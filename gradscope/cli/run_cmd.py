@@ -19,7 +19,12 @@ Script = Annotated[str, typer.Argument(help="The training script, PATH.py (or wi
 ScriptArgs = Annotated[Optional[list[str]], typer.Argument(help="Arguments for the script, passed on unchanged.",
                                                            metavar="ARGS", show_default=False)]
 MaxSteps = Annotated[Optional[int], typer.Option(
-    "--max-steps", min=1, help="Stop the script cleanly after N optimizer steps (its finally blocks run).")]
+    "--max-steps", min=1, help="Stop the script cleanly once it has made N steps: optimizer steps of all its models "
+                               "together (backward passes when it has no optimizer). The stop comes as the next "
+                               "backward pass begins, so what the script does after its last step (a final "
+                               "evaluation, a save) still runs; its finally blocks run.")]
+StatsEvery = Annotated[Optional[int], typer.Option(
+    "--stats-every", help="Take parameter/update norms and activation statistics every k steps. [default: 16]")]
 Module = Annotated[bool, typer.Option("-m", "--module", help="SCRIPT is a module name, run like python -m.")]
 
 # Stop parsing at SCRIPT: what follows belongs to the script, even options gradscope also has (--config, -q).
@@ -29,7 +34,7 @@ SCRIPT_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True, "allow_
 @app.command(context_settings=SCRIPT_ARGS)
 def run(
     script: Script, args: ScriptArgs = None, max_steps: MaxSteps = None, module: Module = False,
-    json: o.Json = None, csv: o.Csv = None, config: o.Config = None, stats_every: o.StatsEvery = None,
+    json: o.Json = None, csv: o.Csv = None, config: o.Config = None, stats_every: StatsEvery = None,
     threshold: o.Threshold = None, ignore: o.Ignore = None, fail_on: o.FailOn = None, junit: o.Junit = None,
     format: o.Format = "text", quiet: o.Quiet = False,
 ) -> None:
@@ -85,10 +90,13 @@ def _run(script: str, args: tuple[str, ...], module: bool, max_steps, flags: dic
 
 
 def _gate(outcome, settings):
-    from gradscope.gate import GateResult, findings_check
+    from gradscope.gate import Check, GateResult, findings_check
 
     findings = [f for run in outcome.report["runs"] for f in run["findings"]]
-    result = GateResult([findings_check(findings, settings.fail_on, muted=settings.ignore)])
+    checks = [findings_check(findings, settings.fail_on, muted=settings.ignore)]
+    if not outcome.records:  # the script failed or was stopped before its first step: nothing was checked
+        checks.append(Check("steps", False, "no step was recorded, so no gradient was checked"))
+    result = GateResult(checks)
     outcome.report["checks"] = result.to_dicts()
     outcome.report["gate"] = {"passed": result.passed, "fail_on": settings.fail_on, "ignore": list(settings.ignore)}
     return result

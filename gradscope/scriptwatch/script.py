@@ -55,6 +55,7 @@ def watch_script(target: ScriptTarget, settings: Settings, max_steps: int | None
     report_settings = {"max_steps": max_steps, "stats_every": settings.stats_every, "fail_on": settings.fail_on}
     report = build_report("run", target.shown, report_settings, records,
                           script=_script_section(target, session, ending, seconds))
+    report["interrupted"] = ending.how == INTERRUPTED  # also with no step recorded (no run to carry the flag)
     return ScriptOutcome(report, records, ending=ending, rank=session.rank)
 
 
@@ -93,9 +94,17 @@ def _meta(session: Session, recorder, seconds: float) -> dict[str, Any]:
         "optimizer": _optimizer_text(optimizers, recorder),
         "lr": optimizers[0].lr if optimizers else None,
         "device": str(recorder.params[0].tensor.device) if recorder.params else "cpu",
-        "seed": None, "stats_every": recorder.stats_every, "seconds": seconds,
+        "seed": _torch_seed(), "stats_every": recorder.stats_every, "seconds": seconds,
         "skipped_steps": recorder.skipped_steps, "world_size": session.world_size,
     }
+
+
+def _torch_seed() -> int:
+    """The seed of torch's default generator as the script left it: the script's torch.manual_seed (Lightning's
+    seed_everything calls it), or the one torch drew at start-up when it set none."""
+    import torch
+
+    return torch.initial_seed()
 
 
 NO_OPTIMIZER = "none (a step per backward pass)"
