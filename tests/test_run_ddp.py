@@ -85,9 +85,10 @@ def test_rank_0_records_the_averaged_gradient_before_clipping(ddp_run):
     expected = json.loads((folder / "expected.json").read_text())
     names = ["0.weight", "0.bias", "2.weight", "2.bias"]
     table = pd.read_csv(folder / "table0.csv").pivot(index="step", columns="param", values="grad_norm")[names]
-    averaged = np.array([[row[n] for n in names] for row in expected["averaged"]])
-    local = np.array([[row[n] for n in names] for row in expected["local"]])
-    assert len(table) == len(averaged) == 3
+    # The script logs step 3's reference before its backward pass, where --max-steps 3 stops it.
+    averaged = np.array([[row[n] for n in names] for row in expected["averaged"]])[:3]
+    local = np.array([[row[n] for n in names] for row in expected["local"]])[:3]
+    assert len(table) == 3 and len(expected["averaged"]) >= 3
     np.testing.assert_allclose(table.to_numpy(), averaged, rtol=1e-5)
     assert np.abs(local / averaged - 1).max() > 0.05  # rank 0's own gradient would have been told apart
     assert averaged.max() > 1e-3  # clipping to 1e-4 would have hidden them
