@@ -269,3 +269,22 @@ def test_run_s_csv_has_the_script_s_torch_seed_and_help_shows_the_real_stats_eve
     assert result.exit_code == 0, result.output
     assert set(pd.read_csv(tmp_path / "r.csv")["seed"]) == {0}  # train() seeds with torch.manual_seed(0) last
     assert "[default: 16]" in invoke("run", "--help").output
+
+
+def test_a_gpt_s_view_shows_its_tied_head_and_layer_names_also_at_80_columns(tmp_path):
+    from rich.console import Console
+
+    from gradscope.render.run_view import layer_table
+    from test_run_patterns import GPT, HEADER
+
+    script = tmp_path / "gpt.py"
+    script.write_text(HEADER + textwrap.dedent(GPT))
+    result = invoke("run", "--json", tmp_path / "r.json", script, tmp_path / "log.json")
+    assert result.exit_code == 0, result.output
+    assert "tied     transformer.wte.weight = lm_head.weight" in result.output
+    assert "transformer.h.1.mlp" in result.output and "(model)" not in result.output
+    console = Console(width=80, record=True, color_system=None, file=open(os.devnull, "w"))
+    console.print(layer_table(_report(tmp_path / "r.json")["runs"][0]))
+    text = console.export_text()
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert text.count("│ transforme") == 5  # every layer's name, wrapped, where rich squeezed them to nothing

@@ -313,6 +313,7 @@ def test_a_gpt_keeps_its_own_names_and_its_tied_head_is_named(tmp_path):
     assert_matches_log(record, log, "gpt", names, updates=False)
     assert record.variant == "GPT"
     assert record.meta["tied"] == ["transformer.wte.weight = lm_head.weight"]
+    assert [(layer.name, layer.type) for layer in record.layers if layer.name == "scale"] == [("scale", "Parameter")]
 
 
 def test_the_module_holding_the_model_gives_the_names_and_wrappers_are_peeled(tmp_path):

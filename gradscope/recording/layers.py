@@ -9,7 +9,8 @@ from torch import nn
 
 from gradscope.records import LayerInfo
 
-ROOT_NAME = "(model)"  # the layer name for parameters owned directly by the top-level module
+ROOT_NAME = "(model)"  # the layer of a model that is itself one layer (an nn.Linear watched on its own)
+ROOT_PARAM_TYPE = "Parameter"  # the type shown for a parameter the model holds itself (GPT's pos_emb, a temperature)
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,9 @@ def strip_wrappers(name: str) -> str:
 
 def tracked_params(model: nn.Module) -> list[TrackedParam]:
     """Every trainable parameter of `model`, with its owning layer. A shared (tied) tensor is tracked once, under its
-    first name in `named_parameters()` order, with its other names as aliases."""
+    first name in `named_parameters()` order, with its other names as aliases. A parameter the model holds itself
+    (not through a submodule) is a layer of its own, named after it, unless the model has no submodules."""
+    root_layer = ROOT_NAME if next(model.children(), None) is None else None
     out: dict[int, TrackedParam] = {}
     for module_name, module in model.named_modules(remove_duplicate=False):  # a module used twice: both names
         prefix = strip_wrappers(module_name)
@@ -38,7 +41,7 @@ def tracked_params(model: nn.Module) -> list[TrackedParam]:
             full = f"{prefix}.{local}".lstrip(".")
             seen = out.get(id(param))
             if seen is None:
-                out[id(param)] = TrackedParam(full, prefix or ROOT_NAME, param)
+                out[id(param)] = TrackedParam(full, prefix or root_layer or full, param)
             elif full != seen.name and full not in seen.aliases:
                 out[id(param)] = replace(seen, aliases=(*seen.aliases, full))
     return list(out.values())
@@ -58,22 +61,24 @@ class ForwardOrder:
     """
 
     def __init__(self, model: nn.Module, params: list[TrackedParam]):
-        self._types = {}
-        for name, module in model.named_modules():
-            layer = strip_wrappers(name) or ROOT_NAME
-            if any(p.layer == layer for p in params):
-                self._types[layer] = type(module).__name__
+        self._types: dict[str, str] = {}
         self._seen: list[str] = []
         self._handles = []
+        wanted = {p.layer for p in params}
+        own = [p.layer for p in params if p.layer == p.name or p.layer == ROOT_NAME]  # the model's own parameters
         for name, module in model.named_modules():
-            layer = strip_wrappers(name) or ROOT_NAME
-            if layer in self._types:
-                self._handles.append(module.register_forward_hook(self._hook_for(layer)))
+            prefix = strip_wrappers(name)
+            layers = ([prefix] if prefix in wanted else []) if prefix else own  # the model's own finish with it
+            for layer in layers:
+                self._types[layer] = type(module).__name__ if prefix or layer == ROOT_NAME else ROOT_PARAM_TYPE
+            if layers:
+                self._handles.append(module.register_forward_hook(self._hook_for(layers)))
 
-    def _hook_for(self, layer: str):
+    def _hook_for(self, layers: list[str]):
         def hook(module, args, output):
-            if layer not in self._seen:
-                self._seen.append(layer)
+            for layer in layers:
+                if layer not in self._seen:
+                    self._seen.append(layer)
         return hook
 
     def stop(self) -> None:

@@ -29,8 +29,14 @@ def header(report: dict[str, Any], run: dict[str, Any]) -> Panel:
         ("training", f"{meta.get('optimizer')} lr {meta.get('lr'):g}{momentum}{clip}, batch {s['batch_size']}, "
                      f"{run['steps_recorded']}/{s['steps']} steps, seed {meta.get('seed')}, {meta.get('device')}, "
                      f"{meta.get('seconds', 0):.1f} s"),
+        *tied_line(meta),
     ]
     return facts_panel(lines, f"gradscope {report['command']}: {report['source']}")
+
+
+def tied_line(meta: dict[str, Any]) -> list[tuple[str, str]]:
+    """A 'tied' fact naming each shared parameter's names (its rows carry the first), when the model has any."""
+    return [("tied", "; ".join(meta["tied"]))] if meta.get("tied") else []
 
 
 def loss_line(run: dict[str, Any]) -> Text:
@@ -68,20 +74,52 @@ def _buckets(values: list[Any], width: int) -> list[list[Any]]:
     return [values[i * n // width:(i + 1) * n // width] for i in range(width)]
 
 
-def layer_table(run: dict[str, Any]) -> Table:
+def layer_table(run: dict[str, Any]) -> "LayerTable":
     """One row per layer in forward order; the last column draws log10 of the median gradient norm as a bar."""
-    summaries = [summarize_layer(layer) for layer in run["layers"]]
+    return LayerTable(run)
+
+
+class LayerTable:
+    """The layer table, laid out for the console's width when it is rendered: a long model's layer names
+    (transformer.h.0.attn.out_proj) at 80 columns get a shorter bar, then no type column, before rich would squeeze
+    every column to an ellipsis and the names to nothing."""
+
+    def __init__(self, run: dict[str, Any]):
+        self.run = run
+
+    def __rich_console__(self, console, options):
+        summaries = [summarize_layer(layer) for layer in self.run["layers"]]
+        bar_width, show_type = _fitting_layout(summaries, options.max_width)
+        yield _layer_table(self.run, summaries, bar_width, show_type)
+
+
+def _fitting_layout(summaries: list, width: int) -> tuple[int, bool]:
+    """The widest layout (bar width, type column) that fits `width`, else the narrowest one."""
+    name = max([len("layer"), *(len(s.name) for s in summaries)])
+    kind = max([len("type"), *(len(s.type) for s in summaries)])
+    numbers_width = len(str(len(summaries))) + 3 * len("1.0e-09") + len("upd/param")
+    for bar_width, show_type in ((20, True), (10, True), (10, False)):
+        columns = 7 + show_type
+        bar = max(len("log10 median |g|"), bar_width + 5)
+        if numbers_width + name + kind * show_type + bar + 3 * columns + 1 <= width:
+            return bar_width, show_type
+    return 10, False
+
+
+def _layer_table(run: dict[str, Any], summaries: list, bar_width: int, show_type: bool) -> Table:
     flagged = _layers_with_findings(run)
     logs = [math.log10(s.median) for s in summaries if s.median and s.median > 0]
     lo, hi = (min(logs), max(logs)) if logs else (0.0, 0.0)
     table = Table(title="gradient norms per layer (forward order, input → output)", title_justify="left")
     for name, justify in (("#", "right"), ("layer", "left"), ("type", "left"), ("first", "right"),
                           ("median", "right"), ("last", "right"), ("upd/param", "right"), ("log10 median |g|", "left")):
-        table.add_column(name, justify=justify, no_wrap=name != "layer")
+        if name != "type" or show_type:
+            table.add_column(name, justify=justify, no_wrap=name != "layer", overflow="fold")
     for i, s in enumerate(summaries):
         style = SEVERITY_STYLE.get(flagged.get(s.name, ""), "")
-        table.add_row(str(i), Text(s.name, style=style), s.type, sci(s.first), sci(s.median), sci(s.last),
-                      sci(s.update_ratio), _bar(s.median, lo, hi))
+        kind = [s.type] if show_type else []
+        table.add_row(str(i), Text(s.name, style=style), *kind, sci(s.first), sci(s.median), sci(s.last),
+                      sci(s.update_ratio), _bar(s.median, lo, hi, bar_width))
     return table
 
 
