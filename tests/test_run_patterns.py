@@ -341,3 +341,22 @@ def test_the_module_holding_the_model_gives_the_names_and_wrappers_are_peeled(tm
     (record,) = outcome.records
     assert record.variant == "Task"
     assert_matches_log(record, log, "task", ["model." + n for n in NAMES], updates=False)
+
+
+def test_under_torch_compile_gradients_are_exact_and_activation_statistics_are_said_to_be_off(tmp_path):
+    outcome, log = watch(tmp_path, prelude=MLP, stats_every=2, body="""
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        compiled = torch.compile(model, backend="eager")  # dynamo traces the hooks as inductor would; no compiler
+        for step in range(4):
+            opt.zero_grad()
+            loss = nn.functional.mse_loss(compiled(x), y)
+            loss.backward()
+            grads("m", model)
+            loss_of("m", loss)
+            opt.step()
+        dump()
+    """)
+    (record,) = outcome.records
+    assert record.variant == "Sequential"  # the compile wrapper peeled
+    assert_matches_log(record, log, "m", NAMES, updates=False)
+    assert record.activations.empty and record.meta["activations"].startswith("off under torch.compile")

@@ -148,7 +148,7 @@ def _steps_text(script: dict) -> str:
 
 def _header(report: dict, run: dict):
     from gradscope.render.panels import facts_panel
-    from gradscope.render.run_view import tied_line
+    from gradscope.render.run_view import model_notes
 
     meta, script = run["meta"], report["script"]
     lr = f" lr {meta['lr']:g}" if isinstance(meta.get("lr"), (int, float)) else ""
@@ -156,5 +156,5 @@ def _header(report: dict, run: dict):
     ranks = f", rank 0 of {meta['world_size']}" if (meta.get("world_size") or 1) > 1 else ""
     lines = [("script", report["source"]), ("model", meta.get("model", "?")),
              ("training", f"{meta.get('optimizer')}{lr}, {run['steps_recorded']} steps recorded{skipped}, "
-                          f"{meta.get('device')}{ranks}, {script['seconds']:.1f} s"), *tied_line(meta)]
+                          f"{meta.get('device')}{ranks}, {script['seconds']:.1f} s"), *model_notes(meta)]
     return facts_panel(lines, f"gradscope run: {run['variant']}")

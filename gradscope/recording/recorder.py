@@ -21,7 +21,8 @@ How a step is seen, with the user's own loop and optimizer:
 - With `step_per_backward` (a script that updates its parameters by hand, no optimizer) every pass that reaches the
   model is a step, taken as the pass returns; its update is measured when the next such pass returns.
 - Activation forward hooks are installed only while a statistics step runs (all the time when stats_every is 1), so
-  the steps in between pay nothing for them.
+  the steps in between pay nothing for them. Under torch.compile they are off: a hook that finds itself traced turns
+  them off for good, and the record says so (meta "activations").
 - Everything stays on the device; each step's numbers are kept there as they are, and every `flush_every` steps they
   are assembled into rows (one per step) that move to the host in one transfer.
 
@@ -81,6 +82,7 @@ class Recorder:
         self._taken_in_pass = 0  # ... when this step's first optimizer ran
         self._reset_step_state()
         self._next_acts: dict[str, torch.Tensor] = {}
+        self.compiled = False  # its forward ran under torch.compile: no activation statistics (see _activation_hook)
 
     # -- lifecycle -------------------------------------------------------------------------------------------------
     def attach(self) -> "Recorder":
@@ -246,7 +248,7 @@ class Recorder:
         self._set_activation_hooks((self.step + 1) % self.stats_every == 0)
 
     def _set_activation_hooks(self, on: bool) -> None:
-        if on and not self._act_handles:
+        if on and not self._act_handles and not self.compiled:
             self._act_handles = [module.register_forward_hook(self._activation_hook(name, stat))
                                  for name, module, stat in self._act_modules]
         elif not on:
@@ -256,6 +258,11 @@ class Recorder:
 
     def _activation_hook(self, name: str, stat):
         def hook(module, args, output):
+            if torch.compiler.is_compiling():
+                # torch.compile traces the hook into the graph once: it would report step 0 only, and putting the
+                # hooks on and off every stats_every steps would recompile. Statistics are off for this model.
+                self.compiled = True
+                return
             if not isinstance(output, torch.Tensor) or not torch.is_grad_enabled():
                 return
             step = self.step + 1 if self._taken else self.step
@@ -286,7 +293,9 @@ class Recorder:
             self.flush()
 
     def _activation_row(self) -> torch.Tensor:
-        if not self._acts:
+        if self.compiled:
+            self._set_activation_hooks(False)
+        if not self._acts or self.compiled:
             return self._constants.nan_acts
         nan = self._constants.nan_scalar
         return torch.stack([self._acts.get(name, nan) for name in self.act_names]).reshape(-1)

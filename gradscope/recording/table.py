@@ -43,10 +43,15 @@ def to_record(recorder: Recorder, variant: str = "watched", meta: dict | None = 
     )
 
 
+ACTIVATIONS_OFF_UNDER_COMPILE = "off under torch.compile (they need eager forward hooks)"
+
+
 def _with_tied(recorder: Recorder, meta: dict | None) -> dict:
-    """The run's meta, plus the tied parameters' names when there are any (their rows carry the first name only)."""
+    """The run's meta, plus the tied parameters' names when there are any (their rows carry the first name only),
+    and a note when activation statistics were off."""
     tied = tied_names(recorder.params)
-    return {**(meta or {}), **({"tied": tied} if tied else {})}
+    off = {"activations": ACTIVATIONS_OFF_UNDER_COMPILE} if recorder.compiled else {}
+    return {**(meta or {}), **({"tied": tied} if tied else {}), **off}
 
 
 def _activation_frame(recorder: Recorder, acts: np.ndarray) -> pd.DataFrame:

@@ -29,14 +29,16 @@ def header(report: dict[str, Any], run: dict[str, Any]) -> Panel:
         ("training", f"{meta.get('optimizer')} lr {meta.get('lr'):g}{momentum}{clip}, batch {s['batch_size']}, "
                      f"{run['steps_recorded']}/{s['steps']} steps, seed {meta.get('seed')}, {meta.get('device')}, "
                      f"{meta.get('seconds', 0):.1f} s"),
-        *tied_line(meta),
+        *model_notes(meta),
     ]
     return facts_panel(lines, f"gradscope {report['command']}: {report['source']}")
 
 
-def tied_line(meta: dict[str, Any]) -> list[tuple[str, str]]:
-    """A 'tied' fact naming each shared parameter's names (its rows carry the first), when the model has any."""
-    return [("tied", "; ".join(meta["tied"]))] if meta.get("tied") else []
+def model_notes(meta: dict[str, Any]) -> list[tuple[str, str]]:
+    """Facts only some models have: each tied parameter's names (its rows carry the first), and activation statistics
+    turned off (under torch.compile)."""
+    notes = [("tied", "; ".join(meta["tied"]))] if meta.get("tied") else []
+    return notes + ([("activations", meta["activations"])] if meta.get("activations") else [])
 
 
 def loss_line(run: dict[str, Any]) -> Text:
