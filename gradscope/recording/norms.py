@@ -106,9 +106,10 @@ def _sharded_norms(tensors: Sequence[torch.Tensor], out_device: torch.device) ->
     """Global norms of tensors some of which are DTensors: sqrt(sum over ranks of |local part|^2), weighted so that
     a part held by several ranks (a Replicate placement, or a plain tensor every rank holds in full) counts once.
 
-    One all_reduce for the whole list. Every rank must call this with the same list, as every rank of an SPMD
-    training script does: under FSDP2 each rank measures the same parameters at the same point of the step. Once
-    the process group is destroyed the norms are unknown: NaN.
+    One all_reduce (over the default process group) for the whole list. Every rank must call this with the same
+    list, as every rank of an SPMD training script does: under FSDP2 each rank measures the same parameters at the
+    same point of the step. The weights assume meshes that span every rank (FSDP2's 1-D mesh, HSDP's 2-D one; only
+    the 1-D case is tested). Once the process group is destroyed the norms are unknown: NaN.
     """
     import torch.distributed as dist
 
