@@ -314,6 +314,10 @@ def test_a_gpt_keeps_its_own_names_and_its_tied_head_is_named(tmp_path):
     assert record.variant == "GPT"
     assert record.meta["tied"] == ["transformer.wte.weight = lm_head.weight"]
     assert [(layer.name, layer.type) for layer in record.layers if layer.name == "scale"] == [("scale", "Parameter")]
+    # Forward order, learned from step 1's forward (the watch began inside step 0's backward); the model's own
+    # parameter finishes with the model's forward, last.
+    assert [layer.name for layer in record.layers] == ["transformer.wte", "transformer.h.0.ln", "transformer.h.0.mlp",
+                                                      "transformer.h.1.ln", "transformer.h.1.mlp", "scale"]
 
 
 def test_the_module_holding_the_model_gives_the_names_and_wrappers_are_peeled(tmp_path):

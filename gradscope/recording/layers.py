@@ -81,6 +81,11 @@ class ForwardOrder:
                     self._seen.append(layer)
         return hook
 
+    @property
+    def learned(self) -> bool:
+        """Whether a forward pass has been seen (not yet, when watching began inside the first backward pass)."""
+        return bool(self._seen)
+
     def stop(self) -> None:
         for handle in self._handles:
             handle.remove()

@@ -240,7 +240,7 @@ class Recorder:
         self._taken = True
         self._taken_in_pass = self._passes
         self._at_step = (grads, _versions(grads))
-        if self._order is not None:
+        if self._order is not None and self._order.learned:  # not yet when the watch began inside step 0's backward
             self._order.stop()  # one forward pass is enough to learn the order
         # The next forward pass belongs to the next step: watch its activations only if that is a statistics step.
         # (Done here rather than in a post-step hook, one Python call a step fewer: the hooks themselves check which

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 from rich.console import Group
@@ -91,36 +92,52 @@ class LayerTable:
 
     def __rich_console__(self, console, options):
         summaries = [summarize_layer(layer) for layer in self.run["layers"]]
-        bar_width, show_type = _fitting_layout(summaries, options.max_width)
-        yield _layer_table(self.run, summaries, bar_width, show_type)
+        layout, name_room = _fitting_layout(summaries, options.max_width)
+        yield _layer_table(self.run, summaries, layout, name_room)
 
 
-def _fitting_layout(summaries: list, width: int) -> tuple[int, bool]:
-    """The widest layout (bar width, type column) that fits `width`, else the narrowest one."""
+# (bar width, bar column header, type column shown), widest first
+LAYOUTS = ((20, "log10 median |g|", True), (10, "log10 median |g|", True), (6, "log10 |g|", False))
+
+
+def _fitting_layout(summaries: list, width: int) -> tuple[tuple[int, str, bool], int]:
+    """The widest layout that fits `width`, else the narrowest one; and the room left for the layer names."""
     name = max([len("layer"), *(len(s.name) for s in summaries)])
     kind = max([len("type"), *(len(s.type) for s in summaries)])
     numbers_width = len(str(len(summaries))) + 3 * len("1.0e-09") + len("upd/param")
-    for bar_width, show_type in ((20, True), (10, True), (10, False)):
-        columns = 7 + show_type
-        bar = max(len("log10 median |g|"), bar_width + 5)
-        if numbers_width + name + kind * show_type + bar + 3 * columns + 1 <= width:
-            return bar_width, show_type
-    return 10, False
+    for layout in LAYOUTS:
+        bar_width, bar_header, show_type = layout
+        columns = 7 + show_type  # each column has a space either side and a rule after it, plus the first rule
+        others = numbers_width + kind * show_type + max(len(bar_header), bar_width + 5) + 3 * columns + 1
+        if others + name <= width or layout == LAYOUTS[-1]:
+            return layout, max(8, width - others)
+    raise AssertionError("unreachable: the last layout is always taken")
 
 
-def _layer_table(run: dict[str, Any], summaries: list, bar_width: int, show_type: bool) -> Table:
+def _wrap_at_dots(name: str, room: int) -> str:
+    """'transformer.h.0.attn.out_proj' in lines of at most `room` characters, broken after a dot where it can be."""
+    lines = [""]
+    for part in re.findall(r"[^.]+\.?|\.", name):
+        if lines[-1] and len(lines[-1]) + len(part) > room:
+            lines.append("")
+        lines[-1] += part
+    return "\n".join(lines)
+
+
+def _layer_table(run: dict[str, Any], summaries: list, layout: tuple[int, str, bool], name_room: int) -> Table:
+    bar_width, bar_header, show_type = layout
     flagged = _layers_with_findings(run)
     logs = [math.log10(s.median) for s in summaries if s.median and s.median > 0]
     lo, hi = (min(logs), max(logs)) if logs else (0.0, 0.0)
     table = Table(title="gradient norms per layer (forward order, input → output)", title_justify="left")
     for name, justify in (("#", "right"), ("layer", "left"), ("type", "left"), ("first", "right"),
-                          ("median", "right"), ("last", "right"), ("upd/param", "right"), ("log10 median |g|", "left")):
+                          ("median", "right"), ("last", "right"), ("upd/param", "right"), (bar_header, "left")):
         if name != "type" or show_type:
             table.add_column(name, justify=justify, no_wrap=name != "layer", overflow="fold")
     for i, s in enumerate(summaries):
         style = SEVERITY_STYLE.get(flagged.get(s.name, ""), "")
         kind = [s.type] if show_type else []
-        table.add_row(str(i), Text(s.name, style=style), *kind, sci(s.first), sci(s.median), sci(s.last),
+        table.add_row(str(i), Text(_wrap_at_dots(s.name, name_room), style=style), *kind, sci(s.first), sci(s.median), sci(s.last),
                       sci(s.update_ratio), _bar(s.median, lo, hi, bar_width))
     return table
 
