@@ -139,3 +139,32 @@ def test_fsdp1_is_refused_with_exit_2_and_a_fix(tmp_path, orig_params):
     assert codes == [2], outputs
     message = outputs[0][0] + outputs[0][1]
     assert "FSDP1" in message and "fully_shard" in message and "Traceback" not in message
+
+
+PLACEMENTS_SCRIPT = """\
+import json, sys
+import torch, torch.distributed as dist
+from torch.distributed.device_mesh import init_device_mesh
+from torch.distributed.tensor import Replicate, Shard, distribute_tensor
+from gradscope.recording.norms import batched_norms
+
+dist.init_process_group("gloo")
+full = [torch.arange(12.0).reshape(6, 2) - 5, torch.linspace(-2, 3, 7), torch.tensor([4.0])]
+flat = init_device_mesh("cpu", (2,))
+grid = init_device_mesh("cpu", (2, 1))  # HSDP's shape: replicated along the first dimension, sharded along the second
+tensors = [distribute_tensor(full[0], flat, [Shard(0)]), distribute_tensor(full[1], flat, [Replicate()]),
+           distribute_tensor(full[2], grid, [Replicate(), Shard(0)]), torch.tensor([3.0, 4.0])]
+norms = batched_norms(tensors, torch.device("cpu")).tolist()
+if dist.get_rank() == 0:
+    with open(sys.argv[1], "w") as f:
+        json.dump({"norms": norms, "expected": [t.norm().item() for t in full] + [5.0]}, f)
+dist.destroy_process_group()
+"""
+
+
+def test_sharded_norms_count_replicated_pieces_once(tmp_path):
+    (tmp_path / "norms.py").write_text(PLACEMENTS_SCRIPT)
+    codes, outputs = launch([[sys.executable, "norms.py", "out.json"]] * 2, tmp_path)
+    assert codes == [0, 0], outputs
+    result = json.loads((tmp_path / "out.json").read_text())
+    np.testing.assert_allclose(result["norms"], result["expected"], rtol=1e-6)

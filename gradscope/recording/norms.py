@@ -108,8 +108,9 @@ def _sharded_norms(tensors: Sequence[torch.Tensor], out_device: torch.device) ->
 
     One all_reduce (over the default process group) for the whole list. Every rank must call this with the same
     list, as every rank of an SPMD training script does: under FSDP2 each rank measures the same parameters at the
-    same point of the step. The weights assume meshes that span every rank (FSDP2's 1-D mesh, HSDP's 2-D one; only
-    the 1-D case is tested). Once the process group is destroyed the norms are unknown: NaN.
+    same point of the step. The weights assume meshes that span every rank (FSDP2's 1-D mesh, HSDP's 2-D one; both
+    kinds are tested, with Shard and Replicate placements). Once the process group is destroyed the norms are
+    unknown: NaN.
     """
     import torch.distributed as dist
 
