@@ -384,3 +384,29 @@ def test_a_layer_used_by_its_parent_without_running_is_placed_after_the_parent()
         model(torch.randn(4, 5, 8)).sum().backward()
         opt.step()
     assert [layer.name for layer in rec.record().layers] == ["attn", "attn.out_proj", "head"]
+
+
+def test_watch_records_closure_steps_with_their_own_gradient_loss_and_update():
+    # optimizer.step(closure) runs zero_grad, forward and backward inside the step (Lightning, LBFGS); the old
+    # recorder put step k-1's gradient in step k's row and lost the last step.
+    model, (x, y) = _mlp(), _batch()
+    opt = torch.optim.SGD(model.parameters(), lr=0.1)
+    grads, losses, updates = [], [], []
+    with watch(model, stats_every=1) as rec:
+        for k in range(3):
+            def closure(k=k):
+                opt.zero_grad()
+                loss = nn.functional.mse_loss(model(x * (k + 1)), y)
+                loss.backward()
+                grads.append([p.grad.norm().item() for p in model.parameters()])
+                losses.append(loss.item())
+                return loss
+            before = [p.detach().clone() for p in model.parameters()]
+            opt.step(closure)
+            updates.append([(p.detach() - b).norm().item() for p, b in zip(model.parameters(), before)])
+    frame = rec.frame()
+    np.testing.assert_allclose(frame.pivot(index="step", columns="param", values="grad_norm")[
+        [n for n, _ in model.named_parameters()]].to_numpy(), grads, rtol=1e-5)
+    np.testing.assert_allclose(frame.pivot(index="step", columns="param", values="update_norm")[
+        [n for n, _ in model.named_parameters()]].to_numpy(), updates, rtol=1e-5)
+    np.testing.assert_allclose(rec.losses(), losses, rtol=1e-6)
