@@ -364,3 +364,12 @@ def test_under_torch_compile_gradients_are_exact_and_activation_statistics_are_s
     assert record.variant == "Sequential"  # the compile wrapper peeled
     assert_matches_log(record, log, "m", NAMES, updates=False)
     assert record.activations.empty and record.meta["activations"].startswith("off under torch.compile")
+
+
+def test_a_gan_zeroing_gradients_in_place_keeps_each_model_s_own_loss(tmp_path):
+    # zero_grad(set_to_none=False) leaves tensors behind, so the recorder cannot tell from None gradients that the
+    # generator's passes (which also wrote the discriminator's .grad) are not part of the discriminator's next step.
+    outcome, log = watch(tmp_path, GAN.replace(".zero_grad()", ".zero_grad(set_to_none=False)"))
+    by_steps = {r.steps_recorded: r for r in outcome.records}
+    assert_matches_log(by_steps[12], log, "disc", NAMES, updates=False)
+    assert_matches_log(by_steps[6], log, "gen", NAMES, updates=False)

@@ -145,9 +145,10 @@ class Recorder:
             self._closure_measured = True
         if self._taken:  # the previous step's optimizer has run: this pass belongs to a new step
             self._commit()
-        elif all(g is None for g in before[0]):
+        elif all(g is None for g in before[0]) or self._foreign_step:
             # zero_grad() ran since the step's earlier passes: their gradients are gone, so is their share of the loss
             self._loss_seen = False
+        self._foreign_step = False
         self._measure(grads, losses)
         if self.step_per_backward:  # the update follows; the next pass reaching the model commits it
             self._snapshot_params()
@@ -186,6 +187,10 @@ class Recorder:
 
     def _on_optimizer_step(self, optimizer, args, kwargs) -> None:
         if not self._is_relevant(optimizer):
+            # Another model's step (a GAN's generator): the passes seen so far were its own, even those that also
+            # wrote our gradients. The next pass reaching us starts this model's loss afresh (zero_grad() may have
+            # zeroed our gradients in place, which we cannot see without reading them).
+            self._foreign_step = not self._taken
             return
         if _closure_of(args, kwargs) is not None and not backward_capture.in_backward():
             self._begin_closure_step()
@@ -328,6 +333,7 @@ class Recorder:
         self._taken = False
         self._closure_open = False  # inside optimizer.step(closure), before the optimizer returned
         self._closure_measured = False  # ... and the closure's first pass reaching the model has been measured
+        self._foreign_step = False  # another model's optimizer stepped since this step's last pass (see the pre-hook)
         self._row: torch.Tensor | None = None  # float32: the gradient norms, then the loss (see end_backward)
         self._loss_seen = False
         self._pass_losses: list[torch.Tensor] = []
