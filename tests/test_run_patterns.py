@@ -373,3 +373,15 @@ def test_a_gan_zeroing_gradients_in_place_keeps_each_model_s_own_loss(tmp_path):
     by_steps = {r.steps_recorded: r for r in outcome.records}
     assert_matches_log(by_steps[12], log, "disc", NAMES, updates=False)
     assert_matches_log(by_steps[6], log, "gen", NAMES, updates=False)
+
+
+def test_a_loop_without_optimizer_is_found_after_a_backward_pass_that_trains_nothing(tmp_path):
+    probe = textwrap.dedent("""
+        probe = x.clone().requires_grad_()
+        frozen = nn.Linear(4, 1).requires_grad_(False)
+        frozen(probe).sum().backward()  # an input's gradient: no parameter of any model is reached
+    """)
+    body = MANUAL_LOOP.format(update="[p.data.add_(p.grad, alpha=-lr) for p in model.parameters()]")
+    outcome, log = watch(tmp_path, prelude=MLP + probe, body=body)
+    (record,) = outcome.records
+    assert_matches_log(record, log, "m", NAMES)

@@ -65,6 +65,7 @@ class Session:
         self._optimized: dict[int, torch.Tensor] = {}  # every optimised parameter, in creation order
         self._in_scaler_step = False
         self.per_backward = False  # no optimizer: a step per backward pass
+        self._looked_per_backward = False  # the search for the models of a script with no optimizer has run
         self._stop_reason: str | None = None
         self._armed_at = 0
 
@@ -145,7 +146,7 @@ class Session:
         self._check_progress()  # with no optimizer, this is where a step ends
         if self._stop_reason:
             raise StopScript(self._stop_reason)
-        if not self.optimizers and not self.recorders:
+        if not self.optimizers and not self.recorders and not self._looked_per_backward:
             self._watch_per_backward(backward_capture.pass_roots())
 
     def end_backward(self) -> None:
@@ -153,7 +154,11 @@ class Session:
 
     def _watch_per_backward(self, roots) -> None:
         """No optimizer yet as the first backward begins: watch the models it reaches, a step per backward pass."""
-        roots, self.unowned_params = models_reaching(graph_leaves(roots))
+        leaves = graph_leaves(roots)
+        if not any(isinstance(leaf, torch.nn.Parameter) for leaf in leaves):
+            return  # e.g. an input's gradient through a frozen model: no model trains in this pass
+        self._looked_per_backward = True  # the module search walks every object once: not again on every pass
+        roots, self.unowned_params = models_reaching(leaves)
         self._check_sharding(roots)
         for model in roots:
             self._attach(model, per_backward=True)
