@@ -6,15 +6,16 @@
   one model (the price: models inside one container whose optimizers step separately, like a GAN's generator and
   discriminator held by one nn.Module, are one model whose every optimizer step is a step). An optimizer created
   after training began adds the models of its parameters not watched yet.
-- A script with no optimizer (it updates the parameters by hand): when the first backward pass begins and no
-  optimizer exists, the models it reaches (discovery.graph_leaves) are watched with a step per backward pass.
+- A script with no optimizer (it updates the parameters by hand): when the first backward pass that reaches an
+  nn.Parameter begins and no optimizer exists, the models it reaches (discovery.graph_leaves) are watched with a
+  step per backward pass. An optimizer created later starts the watch again from it.
 - A model's steps are its own optimizers' steps (several optimizers stepping after one backward make one step; a step
   the GradScaler skipped is not one). The script's steps, which --max-steps counts, are all models' steps together
   (a GAN's D steps plus its G steps). After the step that reaches --max-steps, the session *arms* a stop: the next
   backward pass (or, failing that, the next step's optimizer) raises StopScript inside the script, as it begins.
   Stopping at a step boundary lets every optimizer of the last step finish it, and lets what the script does after
   its last step without a backward (a final evaluation, a save) run when it has exactly --max-steps steps.
-- The hooks themselves are two Python calls per optimizer step and one per backward pass; all measuring is the
+- The session's own hooks are two Python calls per optimizer step and one per backward pass; all measuring is the
   recorders' (batched).
 """
 
