@@ -385,3 +385,40 @@ def test_a_loop_without_optimizer_is_found_after_a_backward_pass_that_trains_not
     outcome, log = watch(tmp_path, prelude=MLP + probe, body=body)
     (record,) = outcome.records
     assert_matches_log(record, log, "m", NAMES)
+
+
+def test_max_steps_equal_to_an_lbfgs_script_s_length_records_every_step_and_lets_it_finish(tmp_path):
+    # LBFGS runs several backward passes inside each step: the stop must not count the step they belong to.
+    outcome, log = watch(tmp_path, prelude=MLP, max_steps=3, body="""
+        opt = torch.optim.LBFGS(model.parameters(), lr=0.5, max_iter=3)
+        for step in range(3):
+            def closure():
+                opt.zero_grad()
+                loss = nn.functional.mse_loss(model(x), y)
+                loss.backward()
+                return loss
+            opt.step(closure)
+        log["outputs"].append("saved")
+        dump()
+    """)
+    assert outcome.ending.how == "finished" and log["outputs"] == ["saved"]
+    assert outcome.records[0].steps_recorded == 3
+
+
+def test_max_steps_stops_closure_steps_at_the_next_step_s_backward(tmp_path):
+    outcome, log = watch(tmp_path, prelude=MLP, max_steps=2, body="""
+        opt = torch.optim.SGD(model.parameters(), lr=0.1)
+        try:
+            for step in range(5):
+                def closure():
+                    opt.zero_grad()
+                    loss = nn.functional.mse_loss(model(x), y)
+                    loss.backward()
+                    grads("m", model)
+                    return loss
+                opt.step(closure)
+        finally:
+            dump()
+    """)
+    assert outcome.ending.how == "stopped" and outcome.report["script"]["steps"] == 2
+    assert_matches_log(outcome.records[0], log, "m", NAMES, updates=False)

@@ -110,8 +110,9 @@ class Recorder:
     @property
     def steps_taken(self) -> int:
         """Optimizer steps seen: those committed plus the one just taken, whose row is committed by the next pass
-        that reaches the model (or the next optimizer step, or detach)."""
-        return self.step + int(self._taken or self._closure_open)
+        that reaches the model (or the next optimizer step, or detach). A closure step counts once the optimizer
+        has returned: its closure's passes (several, with LBFGS) belong to it."""
+        return self.step + int(self._taken)
 
     def holds(self, optimizer) -> bool:
         """Whether `optimizer` updates any of this recorder's parameters."""
