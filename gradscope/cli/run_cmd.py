@@ -41,7 +41,8 @@ def run(
     """Run a training script unchanged, watch the gradients of the models it trains, and diagnose them.
 
     The script runs in this process as __main__ with its own arguments; every model an optimizer is created for
-    is recorded, one row per optimizer step, before any gradient clipping. Exit 0 when no finding reaches
+    is recorded, one row per optimizer step (per backward pass in a script with no optimizer), before any
+    gradient clipping. Exit 0 when no finding reaches
     --fail-on, 1 when one does, 2 on a usage error or when the script fails, 130 on Ctrl-C (after writing the
     report for the steps recorded). Under torchrun, rank 0 reports and the other ranks write nothing.
     """
