@@ -64,6 +64,9 @@ def models_reaching(params: list[torch.Tensor]) -> tuple[list[nn.Module], int]:
 
 
 def _largest(wanted: dict[int, int], accept: Callable[[frozenset[int]], bool]) -> tuple[list[nn.Module], int]:
+    """Of every live module whose trainable parameter ids `accept` takes, those no other candidate's parameters
+    strictly contain (one per parameter set: the outermost), ordered by their first wanted parameter; and how many
+    wanted parameters none of them holds."""
     candidates: dict[frozenset[int], list[nn.Module]] = {}
     for obj in gc.get_objects():
         if issubclass(type(obj), nn.Module):  # not isinstance: a proxy's __class__ property could run user code
