@@ -111,3 +111,76 @@ def test_same_seed_gives_identical_numbers_in_two_processes(tmp_path, model):
         run = json.loads(path.read_text())["runs"][0]
         reports.append((run["losses"], run["layers"]))
     assert reports[0] == reports[1]
+
+
+HEALTHY = SAMPLES / "healthy_mlp.py"
+
+REMOVES_ITS_OUTPUT_FOLDER = """
+import shutil
+from pathlib import Path
+from torch import nn
+
+class M(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+        self.calls = 0
+    def forward(self, x):
+        self.calls += 1
+        if self.calls == 3:
+            shutil.rmtree(Path(__file__).with_name("out"))
+        return self.fc(x)
+
+def build_model():
+    return M()
+"""
+
+
+def test_a_report_that_cannot_be_written_shows_the_diagnosis_names_the_path_and_writes_the_others(tmp_path):
+    (tmp_path / "m.py").write_text(REMOVES_ITS_OUTPUT_FOLDER)
+    (tmp_path / "out").mkdir()
+    result = invoke("inspect", tmp_path / "m.py", "--steps", "4", "--json", tmp_path / "out" / "r.json",
+                    "--csv", tmp_path / "r.csv")
+    assert result.exit_code == 2, result.output
+    assert "diagnosis" in result.output  # the view came first
+    assert "r.json" in result.output and "No such file or directory" in result.output
+    assert (tmp_path / "r.csv").read_text().startswith("variant,")
+    assert not gradscope_frames(result.output), result.output
+
+
+def test_a_251_character_report_name_is_written(tmp_path):
+    report = tmp_path / ("r" * 246 + ".json")  # a valid name; a temporary name built from it would be too long
+    result = invoke("inspect", HEALTHY, "--steps", "2", "--json", report)
+    assert result.exit_code == 0, result.output
+    assert json.loads(report.read_text())["runs"][0]["steps_recorded"] == 2
+
+
+def test_a_symlinked_report_keeps_its_link_and_its_target_gets_the_report(tmp_path):
+    (tmp_path / "real.json").write_text("old")
+    (tmp_path / "link.json").symlink_to(tmp_path / "real.json")
+    result = invoke("inspect", HEALTHY, "--steps", "2", "--json", tmp_path / "link.json")
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "link.json").is_symlink()
+    assert json.loads((tmp_path / "real.json").read_text())["runs"][0]["steps_recorded"] == 2
+
+
+def test_a_report_to_a_fifo_is_written_into_it_not_over_it(tmp_path):
+    import threading
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    received = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_text()), daemon=True)
+    reader.start()
+    result = invoke("inspect", HEALTHY, "--steps", "2", "--json", fifo)
+    reader.join(timeout=60)
+    assert result.exit_code == 0, result.output
+    assert fifo.is_fifo()
+    assert json.loads(received[0])["runs"][0]["steps_recorded"] == 2
+
+
+def test_a_report_to_dash_goes_to_standard_output(tmp_path):
+    result = invoke("inspect", HEALTHY, "--steps", "2", "--quiet", "--json", "-")
+    assert result.exit_code == 0, result.output
+    assert '"schema": "gradscope.report/1"' in result.output
+    assert not (tmp_path / "-").exists() and not os.path.exists("-")

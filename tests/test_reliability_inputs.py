@@ -97,6 +97,14 @@ CASES = [
     ("threshold-malformed", {}, [HEALTHY, "--threshold", "vanishing.ratio"], ["KEY=VALUE"]),
     ("threshold-unknown", {}, [HEALTHY, "--threshold", "vanish=1"], ["vanish", "vanishing.ratio"]),
     ("ignore-unknown-rule", {}, [HEALTHY, "--ignore", "vanishng"], ["vanishng", "vanishing"]),
+    # Outputs that would replace an input or another output (issue 14, item 1)
+    ("json-is-the-model-file", {"m.py": MLP}, ["{dir}/m.py", "--json", "{dir}/m.py"], ["--json", "model file"]),
+    ("csv-is-the-data-file", {"d.csv": "a,b,label\n1,2,0\n3,4,1\n"},
+     [HEALTHY, "--data", "{dir}/d.csv", "--target", "label", "--csv", "{dir}/d.csv"], ["--csv", "--data file"]),
+    ("json-is-the-config-file", {"c.yaml": "steps: 3\n"}, [HEALTHY, "--config", "{dir}/c.yaml", "--json",
+                                                              "{dir}/c.yaml"], ["--json", "--config file"]),
+    ("json-and-csv-are-one-file", {}, [HEALTHY, "--json", "{dir}/r.out", "--csv", "{dir}/r.out"],
+     ["--json", "--csv", "own file"]),
 ]
 
 
@@ -141,6 +149,24 @@ def test_tuple_output_is_supported(tmp_path):
         "def build_model():\n    return M()\n")
     result = invoke("inspect", tmp_path / "m.py", "--steps", "3")
     assert result.exit_code == 0, result.output
+
+
+def test_an_output_symlinked_to_an_input_is_refused_and_every_input_is_left_as_it_was(tmp_path):
+    (tmp_path / "m.py").write_text(MLP)
+    (tmp_path / "c.yaml").write_text("steps: 2\n")
+    (tmp_path / "link.json").symlink_to(tmp_path / "m.py")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    attempts = [("inspect", tmp_path / "m.py", "--json", tmp_path / "link.json"),
+                ("check", tmp_path / "m.py", "--junit", tmp_path / "m.py"),
+                ("check", tmp_path / "m.py", "--junit", tmp_path / "r.x", "--json", tmp_path / "r.x"),
+                ("sweep-lr", tmp_path / "m.py", "--plot", tmp_path / "c.yaml", "--config", tmp_path / "c.yaml"),
+                ("compare", tmp_path / "m.py:build_model", "--csv", tmp_path / "m.py"),
+                ("run", "--json", tmp_path / "m.py", tmp_path / "m.py")]
+    for args in attempts:
+        result = invoke(*args, "--steps", "2") if args[0] != "run" else invoke(*args)
+        assert result.exit_code == 2 and "error:" in result.output, (args, result.output)
+        assert not gradscope_frames(result.output), result.output
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
 
 
 def test_there_are_at_least_thirty_input_cases():

@@ -53,7 +53,7 @@ def _compare(model: str | None, remedy_ids: list[str] | None, seeds: int, flags:
                                                   "the remedies")
     remedies = parse_remedies(remedy_ids) if remedy_ids else None  # a bad id fails before any loading
     settings = o.settings_from(flags, config, thresholds)
-    o.check_outputs(settings)
+    o.check_outputs(settings, model, config)
     outcome = _run(model, settings, remedies, seeds, quiet)
     return _show(outcome, settings, quiet)
 
@@ -71,8 +71,8 @@ def _show(outcome, settings, quiet: bool) -> int:
     from gradscope.pipeline import write_outputs
     from gradscope.render.compare_view import compare_view
 
-    written = write_outputs(outcome, settings)
     out.print(compare_view(outcome.report, quiet=quiet))
+    written = write_outputs(outcome, settings)  # after the view: a failed write must not hide the comparison
     for path in written:
         err.print(f"wrote {path}", style="dim")
     if outcome.interrupted:

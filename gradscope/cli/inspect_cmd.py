@@ -28,12 +28,12 @@ def _inspect(model: str, flags: dict, config, thresholds, quiet: bool) -> int:
     from gradscope.render.run_view import findings_panel, run_view
 
     settings = o.settings_from(flags, config, thresholds)
-    o.check_outputs(settings)
+    o.check_outputs(settings, model, config)
     with stop_on_sigint() as stop, step_progress(settings.steps, "training", quiet) as on_step:
         outcome = pipeline.inspect(model, settings, on_step=on_step, should_stop=stop)
-    written = pipeline.write_outputs(outcome, settings)
     run = outcome.report["runs"][0]
     out.print(findings_panel(run["findings"]) if quiet else run_view(outcome.report, run))
+    written = pipeline.write_outputs(outcome, settings)  # after the view: a failed write must not hide the diagnosis
     for path in written:
         err.print(f"wrote {path}", style="dim")
     if outcome.interrupted:

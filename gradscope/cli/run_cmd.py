@@ -59,7 +59,7 @@ def _run(script: str, args: tuple[str, ...], module: bool, max_steps, flags: dic
     # A script's training run can be long: statistics every 16th step unless --stats-every or a config says otherwise.
     settings = o.settings_from(flags, config, thresholds, base=Settings(stats_every=LONG_RUN_STATS_EVERY))
     validate_rule_ids(settings.ignore)  # before the script runs, not after
-    o.check_outputs(settings)
+    o.check_outputs(settings, config=config, inputs={"the training script": None if module else script}, junit=junit)
     outcome = watch_script(ScriptTarget(script, args, module), settings, max_steps)
     if outcome.ending.traceback:  # on every rank, as Python itself would print it
         err.print(outcome.ending.traceback, markup=False, highlight=False, soft_wrap=True)

@@ -41,22 +41,20 @@ def sweep_lr(
 
 
 def _sweep(model: str, flags: dict, sweep: dict, config, thresholds, quiet: bool, plot: str | None) -> int:
-    from gradscope.atomic import check_output_path
     from gradscope.sweep.options import SweepOptions
 
     settings = o.settings_from(flags, config, thresholds)
     options = SweepOptions(steps=settings.steps, seed=settings.seed, thresholds=settings.thresholds,
                            ignore=tuple(settings.ignore), **sweep).validate()
-    o.check_outputs(settings)
+    o.check_outputs(settings, model, config, plot=plot)
     if plot:
-        check_output_path(plot, "--plot")
         _require_matplotlib()
     report, records = _run(model, settings, options, quiet)
-    _write(report, records, settings, plot)
     from gradscope.render.sweep_view import answer, sweep_view
 
     # --quiet: only the answer (the learning rate, or why there is none)
     out.print(answer(report["suggestion"], model, options.mode) if quiet else sweep_view(report))
+    _write(report, records, settings, plot)  # after the view: a failed write must not hide the answer
     return EXIT_INTERRUPTED if report["interrupted"] else EXIT_OK
 
 
@@ -81,21 +79,16 @@ def _run(model: str, settings, options, quiet: bool):
 
 
 def _write(report: dict, records: list, settings, plot: str | None) -> None:
-    from gradscope.atomic import write_atomic
+    from gradscope.outputs import text_file, write_files
     from gradscope.report import tidy_csv, to_json
 
-    written = []
-    if settings.json:
-        write_atomic(settings.json, to_json(report))
-        written.append(settings.json)
-    if settings.csv:
-        write_atomic(settings.csv, tidy_csv(records))
-        written.append(settings.csv)
-    if plot:
+    def png(path: str) -> None:
         from gradscope.render.sweep_view import write_png
 
-        write_png(report, plot)
-        written.append(plot)
+        write_png(report, path)
+
+    written = write_files([text_file("--json", settings.json, lambda: to_json(report)),
+                           text_file("--csv", settings.csv, lambda: tidy_csv(records)), ("--plot", plot, png)])
     for path in written:
         err.print(f"wrote {path}", style="dim")
 
