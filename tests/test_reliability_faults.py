@@ -184,3 +184,137 @@ def test_a_report_to_dash_goes_to_standard_output(tmp_path):
     assert result.exit_code == 0, result.output
     assert '"schema": "gradscope.report/1"' in result.output
     assert not (tmp_path / "-").exists() and not os.path.exists("-")
+
+
+# Models whose backward or optimizer step fails at a known step (issue 14, item 2). Each counts its training
+# forward passes (the loading probe runs without gradients and is not counted) and fails from FAIL_AT on.
+STEP_FAULT_HEADER = """
+import torch
+from torch import nn
+
+FAIL_AT = 2
+
+class M(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+        self.steps = 0
+    def forward(self, x):
+        if torch.is_grad_enabled():
+            self.steps += 1
+        out = self.fc(x)
+        if self.steps > FAIL_AT:
+            out = broken(out)
+        return out
+
+def build_model():
+    return M()
+"""
+
+STEP_FAULTS = [
+    # (id, the body of broken(out) and anything else, extra args, step it fails at, words in the message)
+    ("detached-forward", "def broken(out):\n    return out.detach()\n", [], 2, ["has no grad_fn", "output"]),
+    ("forward-under-no-grad", "def broken(out):\n    with torch.no_grad():\n        return out * 2\n", [], 2,
+     ["has no grad_fn"]),
+    ("tensor-hook-raises", "def broken(out):\n    def hook(g):\n        raise ValueError('hook refuses')\n"
+                           "    out.register_hook(hook)\n    return out\n", [], 2, ["hook refuses", "backward"]),
+    ("custom-function-raises", "class F(torch.autograd.Function):\n    @staticmethod\n    def forward(ctx, x):\n"
+                               "        return x.clone()\n    @staticmethod\n    def backward(ctx, g):\n"
+                               "        raise RuntimeError('custom backward failed')\n"
+                               "def broken(out):\n    return F.apply(out)\n", [], 2, ["custom backward failed"]),
+    ("backward-through-a-graph-twice", "KEPT = []\ndef broken(out):\n    KEPT.append(out.sum())\n"
+                                       "    return out + KEPT[0]\n", [], 3, ["second time", ".detach()"]),
+    ("complex-loss", "def broken(out):\n    return out\n"
+                     "def loss_fn(out, y):\n    return (out.sum() * (1 + 1j))\n", [], 0, ["real"]),
+    ("lr-beyond-float32", "def broken(out):\n    return out\n", ["--lr", "1e39"], 0, ["optimizer.step", "--lr"]),
+]
+
+
+@pytest.mark.parametrize("body, args, step, words", [c[1:] for c in STEP_FAULTS], ids=[c[0] for c in STEP_FAULTS])
+def test_an_error_in_backward_or_the_optimizer_keeps_the_report_and_is_the_users(tmp_path, body, args, step, words):
+    (tmp_path / "m.py").write_text(STEP_FAULT_HEADER + body)
+    report = tmp_path / "r.json"
+    result = invoke("inspect", tmp_path / "m.py", "--steps", "6", "--json", report, *args)
+    assert result.exit_code == 2, result.output
+    assert f"at step {step}" in result.output
+    for word in words:
+        assert word in result.output, (word, result.output)
+    assert not gradscope_frames(result.output), result.output
+    run = json.loads(report.read_text())["runs"][0]
+    # The recorder takes the gradients as optimizer.step() begins: a step that fails inside it is recorded too.
+    recorded = step + 1 if "optimizer.step" in words else step
+    assert run["steps_recorded"] == recorded and len(run["losses"]) == recorded
+
+
+def test_adam_with_sparse_gradients_is_the_users_error_with_a_fix(tmp_path):
+    (tmp_path / "m.py").write_text(
+        "import torch\nfrom torch import nn\n"
+        "class M(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.emb = nn.Embedding(10, 4, sparse=True)\n        self.fc = nn.Linear(4, 2)\n"
+        "    def forward(self, x):\n        return self.fc(self.emb(x).mean(1))\n"
+        "def build_model():\n    return M()\n"
+        "def get_data():\n    g = torch.Generator().manual_seed(0)\n"
+        "    return torch.randint(0, 10, (64, 3), generator=g), torch.randint(0, 2, (64,), generator=g)\n")
+    result = invoke("inspect", tmp_path / "m.py", "--steps", "3", "--optimizer", "adam")
+    assert result.exit_code == 2, result.output
+    assert "sparse" in result.output and "--optimizer sgd" in result.output
+    assert not gradscope_frames(result.output), result.output
+
+
+RAISES_WHEN_WEIGHTS_GROW = """
+import torch
+from torch import nn
+
+class M(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+    def forward(self, x):
+        if self.fc.weight.abs().max() > 5:
+            raise ValueError("weights too big for this model")
+        return self.fc(x)
+
+def build_model():
+    return M()
+"""
+
+
+def test_sweep_records_a_learning_rate_whose_model_raises_as_failed_and_goes_on(tmp_path):
+    (tmp_path / "m.py").write_text(RAISES_WHEN_WEIGHTS_GROW)
+    report = tmp_path / "r.json"
+    result = invoke("sweep-lr", tmp_path / "m.py", "--min-lr", "1e-4", "--max-lr", "30", "--num", "3",
+                    "--rungs", "1", "--steps", "6", "--json", report)
+    assert result.exit_code == 0, result.output
+    rows = {row["lr"]: row for row in json.loads(report.read_text())["sweep"]["table"]}
+    assert "weights too big" in rows[30.0]["error"] and rows[30.0]["diverged"]
+    assert rows[1e-4]["error"] is None and rows[1e-4]["steps"] == 6
+
+
+def test_range_test_ends_where_the_model_raises_and_keeps_the_curve(tmp_path):
+    (tmp_path / "m.py").write_text(RAISES_WHEN_WEIGHTS_GROW)
+    report = tmp_path / "r.json"
+    result = invoke("sweep-lr", tmp_path / "m.py", "--mode", "range", "--num", "40", "--min-lr", "1",
+                    "--max-lr", "1e4", "--json", report)
+    assert result.exit_code == 0, result.output
+    data = json.loads(report.read_text())
+    assert "weights too big" in json.dumps(data["sweep"])
+    assert 0 < data["runs"][0]["steps_recorded"] < 40
+
+
+def test_sys_exit_0_in_forward_fails_the_check_gate_with_junit_and_the_report(tmp_path):
+    (tmp_path / "m.py").write_text(STEP_FAULT_HEADER + "import sys\ndef broken(out):\n    sys.exit(0)\n")
+    junit, report = tmp_path / "r.xml", tmp_path / "r.json"
+    result = invoke("check", tmp_path / "m.py", "--steps", "6", "--junit", junit, "--json", report)
+    assert result.exit_code not in (0, 130), result.output
+    assert "SystemExit" in result.output and "at step 2" in result.output
+    assert "<failure" in junit.read_text()
+    assert json.loads(report.read_text())["runs"][0]["steps_recorded"] == 2
+
+
+def test_keyboard_interrupt_raised_by_the_model_keeps_the_steps_before_it(tmp_path):
+    (tmp_path / "m.py").write_text(STEP_FAULT_HEADER + "def broken(out):\n    raise KeyboardInterrupt\n")
+    report = tmp_path / "r.json"
+    result = invoke("inspect", tmp_path / "m.py", "--steps", "6", "--json", report)
+    assert result.exit_code == 130, result.output
+    data = json.loads(report.read_text())
+    assert data["interrupted"] and data["runs"][0]["steps_recorded"] == 2

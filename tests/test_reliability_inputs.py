@@ -97,6 +97,10 @@ CASES = [
     ("threshold-malformed", {}, [HEALTHY, "--threshold", "vanishing.ratio"], ["KEY=VALUE"]),
     ("threshold-unknown", {}, [HEALTHY, "--threshold", "vanish=1"], ["vanish", "vanishing.ratio"]),
     ("ignore-unknown-rule", {}, [HEALTHY, "--ignore", "vanishng"], ["vanishng", "vanishing"]),
+    ("get-data-calls-sys-exit", {"m.py": MLP + "import sys\ndef get_data():\n    sys.exit(0)\n"}, ["{dir}/m.py"],
+     ["SystemExit", "get_data"]),
+    ("build-model-calls-sys-exit", model_with("import sys\ndef build_model():\n    sys.exit(3)\n"), ["{dir}/m.py"],
+     ["SystemExit", "build_model"]),
     # Outputs that would replace an input or another output (issue 14, item 1)
     ("json-is-the-model-file", {"m.py": MLP}, ["{dir}/m.py", "--json", "{dir}/m.py"], ["--json", "model file"]),
     ("csv-is-the-data-file", {"d.csv": "a,b,label\n1,2,0\n3,4,1\n"},
@@ -167,6 +171,16 @@ def test_an_output_symlinked_to_an_input_is_refused_and_every_input_is_left_as_i
         assert result.exit_code == 2 and "error:" in result.output, (args, result.output)
         assert not gradscope_frames(result.output), result.output
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_argparse_in_build_model_sees_the_model_file_not_gradscopes_options(tmp_path):
+    (tmp_path / "m.py").write_text(
+        "import argparse, sys\nfrom torch import nn\n"
+        "def build_model():\n    parser = argparse.ArgumentParser()\n    parser.add_argument('--width', type=int, default=8)\n"
+        "    args = parser.parse_args()\n    assert sys.argv[0].endswith('m.py'), sys.argv\n"
+        "    return nn.Sequential(nn.Linear(4, args.width), nn.ReLU(), nn.Linear(args.width, 2))\n")
+    result = invoke("inspect", tmp_path / "m.py", "--steps", "2", "--quiet")
+    assert result.exit_code == 0, result.output
 
 
 def test_there_are_at_least_thirty_input_cases():

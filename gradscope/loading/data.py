@@ -94,7 +94,7 @@ class DatasetSource(Source):
         for i in range(min(n, len(self.dataset))):
             try:
                 items.append(self.dataset[i])
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:
                 raise user_error(exc, f"loading sample {i} from the Dataset returned by {self.origin}") from None
         return _as_pair(_collate(items, self.origin), self.origin)
 
@@ -199,7 +199,7 @@ def _guarded(iterable: Iterable, doing: str) -> Iterator:
             return
         except GradscopeError:
             raise
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             raise user_error(exc, doing) from None
         yield item
 

@@ -22,7 +22,7 @@ from gradscope.loading.discover import (DATA_FUNCTION, LOSS_FUNCTION, ModelSourc
                                         find_function, find_model)
 from gradscope.loading.synthetic import (SYNTHETIC_SAMPLES, describe_layer, expected_input, first_layer,
                                          infer_inputs, is_seq_first, teacher_targets)
-from gradscope.loading.usercode import import_file, parse_spec, user_error
+from gradscope.loading.usercode import import_file, own_argv, parse_spec, user_error
 from gradscope.settings import Settings
 
 # The probe forward pass runs on this many samples (two, so that BatchNorm works in train mode).
@@ -70,6 +70,11 @@ def load_problem(spec: str, settings: Settings) -> Problem:
     """Import SPEC (PATH.py or PATH.py:NAME), resolve model, data and loss; user mistakes raise GradscopeError."""
     path, name = parse_spec(spec)
     shown = spec[: -len(name) - 1] if name else spec
+    with own_argv(shown):  # get_data() and the rest see their own file's argv, not gradscope's
+        return _load(spec, settings, path, name, shown)
+
+
+def _load(spec: str, settings: Settings, path, name: str | None, shown: str) -> Problem:
     module = import_file(path, shown)
     model_source = find_model(module, name, shown)
     model = build_model(model_source, settings.seed)
@@ -143,7 +148,7 @@ def _probe(model: nn.Module, batch: Tensor, samples: Tensor, first: tuple[str, n
     try:
         with torch.random.fork_rng(devices=[]), torch.no_grad():
             return model(batch)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() in forward is the user's error, not the end of gradscope
         err = user_error(exc, f"running the model's forward pass on a batch of shape {tuple(batch.shape)}")
         raise GradscopeError(
             f"{err.message}\n  data samples have shape {tuple(samples.shape[1:])} ({data_label}); the model's "
@@ -158,7 +163,7 @@ def _call_user(fn: Callable, doing: str):
         return fn()
     except GradscopeError:
         raise
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise user_error(exc, doing) from None
 
 

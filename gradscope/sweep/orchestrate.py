@@ -109,6 +109,9 @@ def range_test(ctx: Context, lo: float, hi: float, num: int, record: bool) -> tu
     result = analyse(lrs[:len(done.losses)], done.losses, done.gaps)
     if done.interrupted:
         result.status, result.reason = "interrupted", f"interrupted after {len(done.losses)} of {num} steps"
+    elif done.error:  # the ramp ends where the model failed; the steps before it still read as a curve
+        failed = f"the model raised at lr {lrs[len(done.losses)]:.1e}: {done.error}"
+        result.reason = "; ".join(filter(None, [result.reason, failed]))
     result.seconds = time.perf_counter() - started
     return result, recorded
 
@@ -182,7 +185,7 @@ def _new_runs(result: SweepResult, lrs: list[float]) -> list[GridRun]:
 
 
 def _score(run: GridRun, result: SweepResult) -> float:
-    if run.nonfinite_step is not None or scoring.is_diverged(run.loss, result.initial_loss):
+    if run.nonfinite_step is not None or run.error or scoring.is_diverged(run.loss, result.initial_loss):
         return math.inf
     return run.loss
 
@@ -212,7 +215,7 @@ def _climb(ctx: Context, runs: list[GridRun], rungs: list[halving.Rung], bars: l
 def _decide(result: SweepResult) -> scoring.Decision:
     final = result.schedule[-1].horizon
     outcomes = [scoring.Outcome(r.lr, r.loss, r.chunks, _score(r, result) == math.inf,
-                                r.steps >= final and r.nonfinite_step is None, r.shuffled) for r in result.runs]
+                                r.steps >= final and r.nonfinite_step is None and not r.error, r.shuffled) for r in result.runs]
     return scoring.decide(outcomes, result.initial, result.options.min_drop, final)
 
 
