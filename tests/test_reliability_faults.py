@@ -38,20 +38,28 @@ def build_model():
 """
 
 
-def test_ctrl_c_stops_at_a_step_boundary_writes_the_partial_report_and_exits_130(tmp_path):
-    (tmp_path / "slow.py").write_text(SLOW_MODEL)
-    report = tmp_path / "r.json"
-    proc = subprocess.Popen([sys.executable, "-m", "gradscope", "inspect", str(tmp_path / "slow.py"),
-                             "--steps", "100000", "--json", str(report)],
+def _signal_once_started(tmp_path, command: list, signum: int) -> tuple[int, str, str]:
+    """Start `gradscope COMMAND`, wait for tmp_path/started, send `signum`; return (exit code, stdout, stderr)."""
+    proc = subprocess.Popen([sys.executable, "-m", "gradscope", *command],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ONE_THREAD)
     deadline = time.time() + 120
     while not (tmp_path / "started").exists():
         assert proc.poll() is None, proc.communicate()
         assert time.time() < deadline, "training never started"
         time.sleep(0.1)
-    proc.send_signal(signal.SIGINT)
+    proc.send_signal(signum)
     out, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, (out, err)
+    return proc.returncode, out, err
+
+
+# CI cancellations send SIGTERM, a closed terminal SIGHUP: both end like Ctrl-C, with exit code 128 + the signal.
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=["SIGINT", "SIGTERM", "SIGHUP"])
+def test_a_stop_signal_ends_at_a_step_boundary_writes_the_partial_report_and_exits_128_plus_it(tmp_path, signum):
+    (tmp_path / "slow.py").write_text(SLOW_MODEL)
+    report = tmp_path / "r.json"
+    code, out, err = _signal_once_started(tmp_path, ["inspect", str(tmp_path / "slow.py"), "--steps", "100000",
+                                                     "--json", str(report)], signum)
+    assert code == 128 + signum, (out, err)
     data = json.loads(report.read_text())
     run = data["runs"][0]
     assert data["interrupted"] and run["interrupted"]
@@ -318,3 +326,79 @@ def test_keyboard_interrupt_raised_by_the_model_keeps_the_steps_before_it(tmp_pa
     assert result.exit_code == 130, result.output
     data = json.loads(report.read_text())
     assert data["interrupted"] and data["runs"][0]["steps_recorded"] == 2
+
+
+TRAINING_SCRIPT = """
+import time
+from pathlib import Path
+import torch
+from torch import nn
+
+model = nn.Linear(4, 2)
+optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+for i in range(100000):
+    optimizer.zero_grad()
+    model(torch.randn(8, 4)).pow(2).mean().backward()
+    optimizer.step()
+    if i == 5:
+        Path(__file__).with_name("started").write_text("training")
+    time.sleep(0.01)
+"""
+
+
+def test_sigterm_during_run_keeps_the_scripts_partial_report_and_exits_143(tmp_path):
+    (tmp_path / "train.py").write_text(TRAINING_SCRIPT)
+    report = tmp_path / "r.json"
+    code, out, err = _signal_once_started(tmp_path, ["run", "--json", str(report), str(tmp_path / "train.py")],
+                                          signal.SIGTERM)
+    assert code == 143, (out, err)
+    data = json.loads(report.read_text())
+    assert data["interrupted"] and data["runs"][0]["steps_recorded"] > 5
+
+
+WAITS_FOR_THE_TIMEOUT = """
+import signal
+import time
+import torch
+from torch import nn
+
+class M(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 2)
+        self.steps = 0
+    def forward(self, x):
+        if torch.is_grad_enabled():
+            self.steps += 1
+        if self.steps == 3:  # the third step lasts until the --timeout timer has gone off
+            while signal.getitimer(signal.ITIMER_REAL)[0] > 0:
+                time.sleep(0.02)
+        return self.fc(x)
+
+def build_model():
+    return M()
+"""
+
+
+def test_timeout_ends_training_like_ctrl_c_with_the_partial_report(tmp_path):
+    (tmp_path / "m.py").write_text(WAITS_FOR_THE_TIMEOUT)
+    report = tmp_path / "r.json"
+    result = invoke("inspect", tmp_path / "m.py", "--steps", "100", "--timeout", "5", "--json", report)
+    assert result.exit_code == 130, result.output
+    assert "--timeout 5 s reached" in result.output
+    run = json.loads(report.read_text())["runs"][0]
+    assert run["interrupted"] and run["steps_recorded"] == 3
+
+
+def test_timeout_ends_an_endless_build_model(tmp_path):
+    (tmp_path / "m.py").write_text("def build_model():\n    while True:\n        pass\n")
+    result = invoke("check", tmp_path / "m.py", "--timeout", "1", "--junit", tmp_path / "r.xml")
+    assert result.exit_code == 130, result.output
+    assert "--timeout 1 s reached" in result.output
+    assert not gradscope_frames(result.output), result.output
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "nan", "inf"])
+def test_timeout_must_be_a_positive_number_of_seconds(value):
+    result = invoke("inspect", SAMPLES / "healthy_mlp.py", "--timeout", value)
+    assert result.exit_code == 2 and "--timeout" in result.output and "positive" in result.output, result.output

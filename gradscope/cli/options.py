@@ -28,6 +28,10 @@ StatsEvery = Annotated[Optional[int], typer.Option(
 Threshold = Annotated[Optional[list[str]], typer.Option(
     "--threshold", help="Override a rule threshold, KEY=VALUE, e.g. vanishing.ratio=1e-4 (repeatable).")]
 Ignore = Annotated[Optional[list[str]], typer.Option("--ignore", help="Rule id to mute (repeatable).")]
+Timeout = Annotated[Optional[float], typer.Option(
+    "--timeout", metavar="SECONDS",
+    help="Stop after SECONDS as Ctrl-C does: at the next step boundary, writing the partial report marked "
+         "interrupted (exit 130); while the model file loads, at once.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the findings; no progress bar.")]
 # The CI gate's options, shared by `check` and `run`.
 FailOn = Annotated[Optional[str], typer.Option(
@@ -70,6 +74,17 @@ def check_outputs(settings, model: str | None = None, config: Path | None = None
     files = {"the model file": model_file(model), "the --data file": settings.data,
              "the --config file": str(config) if config else None, "pyproject.toml": "pyproject.toml", **(inputs or {})}
     check_output_paths(paths, files)
+
+
+def check_timeout(timeout: float | None) -> float | None:
+    import math
+
+    from gradscope.errors import GradscopeError
+
+    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+        raise GradscopeError(f"invalid value for --timeout: {timeout!r}", fix="give a positive number of seconds, e.g. "
+                                                                               "--timeout 600")
+    return timeout
 
 
 def model_file(spec: str | None) -> str | None:
