@@ -402,3 +402,10 @@ def test_timeout_ends_an_endless_build_model(tmp_path):
 def test_timeout_must_be_a_positive_number_of_seconds(value):
     result = invoke("inspect", SAMPLES / "healthy_mlp.py", "--timeout", value)
     assert result.exit_code == 2 and "--timeout" in result.output and "positive" in result.output, result.output
+
+
+def test_inspect_quiet_on_a_model_that_crashes_mid_run_shows_the_error(tmp_path):
+    (tmp_path / "m.py").write_text(STEP_FAULT_HEADER + "def broken(out):\n    raise ValueError('shape mismatch in layer 3')\n")
+    result = invoke("inspect", tmp_path / "m.py", "--steps", "6", "--quiet")
+    assert result.exit_code == 2, result.output
+    assert "shape mismatch in layer 3" in result.output and "at step 2" in result.output

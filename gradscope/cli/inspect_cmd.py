@@ -25,14 +25,14 @@ def inspect(
 def _inspect(model: str, flags: dict, config, thresholds, quiet: bool, timeout: float | None = None) -> int:
     from gradscope import pipeline
     from gradscope.interrupts import stop_on_sigint
-    from gradscope.render.run_view import findings_panel, run_view
+    from gradscope.render.run_view import quiet_view, run_view
 
     settings = o.settings_from(flags, config, thresholds)
     o.check_outputs(settings, model, config)
     with stop_on_sigint(o.check_timeout(timeout)) as stop, step_progress(settings.steps, "training", quiet) as on_step:
         outcome = pipeline.inspect(model, settings, on_step=on_step, should_stop=stop)
     run = outcome.report["runs"][0]
-    out.print(findings_panel(run["findings"]) if quiet else run_view(outcome.report, run))
+    out.print(quiet_view(run) if quiet else run_view(outcome.report, run))
     written = pipeline.write_outputs(outcome, settings)  # after the view: a failed write must not hide the diagnosis
     for path in written:
         err.print(f"wrote {path}", style="dim")
