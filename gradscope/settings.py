@@ -15,6 +15,8 @@ from gradscope.errors import GradscopeError
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 LOSSES = ("mse", "cross_entropy", "bce")
+# More steps than anyone trains in a diagnostic run; the bound keeps a typo from reaching torch as a 64-bit overflow.
+MAX_STEPS = 10**12
 DEVICES = ("auto", "cpu", "cuda")
 SEVERITIES = ("error", "warning", "info")
 
@@ -62,7 +64,8 @@ class Settings:
 
     def validate(self) -> "Settings":
         """Check every value a user can set; raise GradscopeError naming the key and the valid range."""
-        _require(self.steps >= 1, "steps", self.steps, "an integer >= 1")
+        _require(1 <= self.steps <= MAX_STEPS, "steps", self.steps, f"an integer >= 1 and <= {MAX_STEPS:,}")
+        _require(abs(self.seed) < 2**63, "seed", self.seed, "an integer that fits in 64 bits, e.g. 0")
         _require(self.batch_size >= 1, "batch_size", self.batch_size, "an integer >= 1")
         _require(math.isfinite(self.lr) and self.lr > 0, "lr", self.lr, "a positive number, e.g. 0.01")
         _require(math.isfinite(self.momentum) and 0 <= self.momentum < 1, "momentum", self.momentum, "a number in [0, 1)")
@@ -191,7 +194,8 @@ def read_pyproject(path: Path) -> dict[str, Any]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise GradscopeError(f"cannot parse {path}: {exc}", fix="fix the TOML syntax") from None
-    table = data.get("tool", {}).get("gradscope", {})
+    tool = data.get("tool", {})
+    table = tool.get("gradscope", {}) if isinstance(tool, dict) else {}  # `tool = "x"`: some other tool's business
     if not isinstance(table, dict):
         raise GradscopeError(f"[tool.gradscope] in {path} must be a table")
     return table

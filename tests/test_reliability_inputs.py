@@ -101,6 +101,23 @@ CASES = [
      ["SystemExit", "get_data"]),
     ("build-model-calls-sys-exit", model_with("import sys\ndef build_model():\n    sys.exit(3)\n"), ["{dir}/m.py"],
      ["SystemExit", "build_model"]),
+    # Values beyond what torch or memory can take (issue 14, item 8)
+    ("steps-beyond-64-bit", {}, [HEALTHY, "--steps", "99999999999999999999"], ["steps", "1,000,000,000,000"]),
+    ("seed-beyond-64-bit", {}, [HEALTHY, "--seed", "99999999999999999999"], ["seed", "64 bits"]),
+    ("data-samples-beyond-memory", {}, [HEALTHY, "--data", "classification:samples=99999999999999"],
+     ["samples", "100,000,000"]),
+    ("data-samples-times-features-beyond-memory", {},
+     [HEALTHY, "--data", "classification:samples=20000000,features=20"], ["samples", "features", "memory"]),
+    ("get-data-numpy-object-array", {"m.py": MLP + "import numpy as np\ndef get_data():\n"
+                                     "    x = np.empty((16, 4), dtype=object)\n    x[:] = 1.0\n"
+                                     "    return x, np.zeros(16, dtype=np.int64)\n"}, ["{dir}/m.py"],
+     ["object", "dtype=np.float32"]),
+    ("get-data-meta-tensor", {"m.py": MLP + "import torch\ndef get_data():\n"
+                              "    return torch.randn(16, 4, device='meta'), torch.zeros(16, dtype=torch.long)\n"},
+     ["{dir}/m.py"], ["meta device"]),
+    ("get-data-sparse-tensor", {"m.py": MLP + "import torch\ndef get_data():\n"
+                                "    return torch.randn(16, 4).to_sparse(), torch.zeros(16, dtype=torch.long)\n"},
+     ["{dir}/m.py"], ["sparse", "to_dense"]),
     # Outputs that would replace an input or another output (issue 14, item 1)
     ("json-is-the-model-file", {"m.py": MLP}, ["{dir}/m.py", "--json", "{dir}/m.py"], ["--json", "model file"]),
     ("csv-is-the-data-file", {"d.csv": "a,b,label\n1,2,0\n3,4,1\n"},
@@ -180,6 +197,21 @@ def test_argparse_in_build_model_sees_the_model_file_not_gradscopes_options(tmp_
         "    args = parser.parse_args()\n    assert sys.argv[0].endswith('m.py'), sys.argv\n"
         "    return nn.Sequential(nn.Linear(4, args.width), nn.ReLU(), nn.Linear(args.width, 2))\n")
     result = invoke("inspect", tmp_path / "m.py", "--steps", "2", "--quiet")
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("runs", ['[{"layers": 3}]', '[{"layers": [{"name": "fc"}]}]', '"runs"', '[7]'])
+def test_a_malformed_baseline_report_is_a_usage_error(tmp_path, runs):
+    (tmp_path / "b.json").write_text('{"schema": "gradscope.report/1", "runs": %s}' % runs)
+    result = invoke("check", HEALTHY, "--steps", "2", "--baseline", tmp_path / "b.json")
+    assert result.exit_code == 2 and "baseline" in result.output, result.output
+    assert not gradscope_frames(result.output), result.output
+
+
+def test_a_pyproject_whose_tool_is_not_a_table_does_not_break_gradscope(tmp_path, monkeypatch):
+    (tmp_path / "pyproject.toml").write_text('tool = "x"\n')
+    monkeypatch.chdir(tmp_path)
+    result = invoke("inspect", HEALTHY, "--steps", "2", "--quiet")
     assert result.exit_code == 0, result.output
 
 
