@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import reprlib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
@@ -90,9 +91,21 @@ class Settings:
 LONG_RUN_STATS_EVERY = 16
 
 
+# Values echoed in messages are cut short: a YAML alias bomb (a few hundred bytes of anchors) expands to a value
+# whose full repr is gigabytes long and takes minutes to build.
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxtuple, _SHORT.maxdict, _SHORT.maxset = 2, 4, 4, 4, 4
+_SHORT.maxstring, _SHORT.maxother, _SHORT.maxlong = 80, 80, 40
+
+
+def shown(value: Any) -> str:
+    """repr(value), bounded in length and depth whatever the value, for error messages."""
+    return _SHORT.repr(value)
+
+
 def _require(ok: bool, key: str, value: Any, valid: str) -> None:
     if not ok:
-        raise GradscopeError(f"invalid value for {key}: {value!r}", fix=f"use {valid}")
+        raise GradscopeError(f"invalid value for {key}: {shown(value)}", fix=f"use {valid}")
 
 
 FIELD_TYPES: dict[str, type] = {
@@ -112,7 +125,7 @@ def coerce(key: str, value: Any, source: str) -> Any:
     """Convert one config value to its field's type, or raise an error naming the key, the source and the type."""
     if key not in FIELD_TYPES:
         valid = ", ".join(sorted((*FIELD_TYPES, *COMMAND_KEYS)))
-        raise GradscopeError(f"unknown setting {key!r} in {source}", fix=f"valid settings are: {valid}")
+        raise GradscopeError(f"unknown setting {shown(key)} in {source}", fix=f"valid settings are: {valid}")
     kind = FIELD_TYPES[key]
     if value is None:
         return None
@@ -121,7 +134,7 @@ def coerce(key: str, value: Any, source: str) -> Any:
     if kind is list:
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
-            raise GradscopeError(f"{key} in {source} must be a list of strings, got {value!r}")
+            raise GradscopeError(f"{key} in {source} must be a list of strings, got {shown(value)}")
         return list(items)
     if kind is int and not isinstance(value, bool) and isinstance(value, int):
         return value
@@ -134,7 +147,7 @@ def coerce(key: str, value: Any, source: str) -> Any:
             pass
     if kind is str and isinstance(value, (str, int, float)) and not isinstance(value, bool):
         return str(value)
-    raise GradscopeError(f"{key} in {source} must be {kind.__name__}, got {value!r}")
+    raise GradscopeError(f"{key} in {source} must be {kind.__name__}, got {shown(value)}")
 
 
 def _coerce_thresholds(value: Any, source: str) -> dict[str, float]:
@@ -149,7 +162,7 @@ def _coerce_thresholds(value: Any, source: str) -> dict[str, float]:
 def check_threshold_key(key: str, source: str) -> str:
     if key not in DEFAULT_THRESHOLDS:
         valid = ", ".join(DEFAULT_THRESHOLDS)
-        raise GradscopeError(f"unknown threshold {key!r} in {source}", fix=f"valid thresholds are: {valid}")
+        raise GradscopeError(f"unknown threshold {shown(key)} in {source}", fix=f"valid thresholds are: {valid}")
     return key
 
 
@@ -159,14 +172,14 @@ def _to_float(raw: Any, key: str, source: str) -> float:
             raise ValueError
         return float(raw)
     except (TypeError, ValueError):
-        raise GradscopeError(f"{key} in {source} must be a number, got {raw!r}") from None
+        raise GradscopeError(f"{key} in {source} must be a number, got {shown(raw)}") from None
 
 
 def parse_threshold_flag(text: str) -> tuple[str, float]:
     """'vanishing.ratio=1e-4' -> ('vanishing.ratio', 1e-4)."""
     key, sep, raw = text.partition("=")
     if not sep:
-        raise GradscopeError(f"--threshold {text!r} is not KEY=VALUE", fix="e.g. --threshold vanishing.ratio=1e-4")
+        raise GradscopeError(f"--threshold {shown(text)} is not KEY=VALUE", fix="e.g. --threshold vanishing.ratio=1e-4")
     key = check_threshold_key(key.strip(), "--threshold")
     return key, _to_float(raw.strip(), key, "--threshold")
 
@@ -248,5 +261,5 @@ def _command_value(key: str, value: Any, source: str) -> Any:
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, kind) or isinstance(value, bool):
-        raise GradscopeError(f"{key} in {source} must be {kind.__name__}, got {value!r}")
+        raise GradscopeError(f"{key} in {source} must be {kind.__name__}, got {shown(value)}")
     return value

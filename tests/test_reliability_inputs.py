@@ -215,5 +215,15 @@ def test_a_pyproject_whose_tool_is_not_a_table_does_not_break_gradscope(tmp_path
     assert result.exit_code == 0, result.output
 
 
+def test_a_yaml_alias_bomb_under_a_valid_key_gives_a_short_message(tmp_path):
+    # 7 levels of 9 aliases: 4.8 million strings from a few hundred bytes; repr of the whole is about 25 MB
+    lines = ["steps:", "  - &a0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"  - &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 7)]
+    (tmp_path / "c.yaml").write_text("\n".join(lines) + "\n")
+    result = invoke("inspect", HEALTHY, "--config", tmp_path / "c.yaml")
+    assert result.exit_code == 2 and "steps" in result.output and "int" in result.output, result.output[:2000]
+    assert len(result.output) < 2000, len(result.output)
+
+
 def test_there_are_at_least_thirty_input_cases():
     assert len(CASES) >= 30
