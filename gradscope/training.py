@@ -85,6 +85,7 @@ def train(problem, settings: Settings, options: RunOptions = RunOptions(), *, mo
 def _loop(problem, settings, options, model, optimizer, device, on_step, should_stop) -> tuple[bool, str | None]:
     """Run the steps; return (interrupted, error message or None)."""
     batch_size = settings.batch_size
+    initial = {id(p): name for name, p in model.named_parameters()}
     for step, (x, y) in enumerate(problem.batches(settings.steps, settings.batch_size, settings.seed)):
         if should_stop():
             return True, None
@@ -92,6 +93,7 @@ def _loop(problem, settings, options, model, optimizer, device, on_step, should_
         optimizer.zero_grad(set_to_none=True)
         try:
             output = user_step(lambda: model(x), step, "running the model", batch_size)
+            check_same_parameters(model, initial, step)
             loss = user_step(lambda: problem.loss(output, y), step, "computing the loss", batch_size)
             user_step(loss.backward, step, "running backward", batch_size, output)
             if options.clip is not None:
@@ -111,6 +113,24 @@ def _loop(problem, settings, options, model, optimizer, device, on_step, should_
 
 class UserStepError(GradscopeError):
     """The user's code (model, loss, backward through their graph, the optimizer) raised at one step."""
+
+
+def check_same_parameters(model: nn.Module, initial: dict[int, str], step: int) -> None:
+    """Raise UserStepError when forward replaced layers: the optimizer would not train the new parameters, and the
+    recorder (hooked on the old ones) would see no gradients, so the run would read as shorter or healthier than
+    it was. `initial`: id -> name of the parameters the run started with. One pass over the parameters per step."""
+    current = {id(p): name for name, p in model.named_parameters()}
+    if current.keys() == initial.keys():
+        return
+    appeared = [name for key, name in current.items() if key not in initial]
+    vanished = [name for key, name in initial.items() if key not in current]
+    groups = (("replaced", appeared), ) if sorted(appeared) == sorted(vanished) else (("appeared", appeared),
+                                                                                       ("vanished", vanished))
+    parts = [f"{len(names)} {what} ({', '.join(names[:4])}{', ...' if len(names) > 4 else ''})"
+             for what, names in groups if names]
+    raise UserStepError(f"the model's parameters changed during forward at step {step}: {'; '.join(parts)}",
+                        fix="create every layer once, in __init__ (or build_model()); a layer created or replaced "
+                            "in forward() is not trained by the optimizer and not watched by gradscope")
 
 
 def user_step(fn: Callable[[], T], step: int, doing: str, batch_size: int | None = None, output=None) -> T:

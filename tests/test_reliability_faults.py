@@ -409,3 +409,21 @@ def test_inspect_quiet_on_a_model_that_crashes_mid_run_shows_the_error(tmp_path)
     result = invoke("inspect", tmp_path / "m.py", "--steps", "6", "--quiet")
     assert result.exit_code == 2, result.output
     assert "shape mismatch in layer 3" in result.output and "at step 2" in result.output
+
+
+def test_a_model_that_replaces_its_layers_mid_run_is_stopped_with_a_message_not_passed(tmp_path):
+    (tmp_path / "m.py").write_text(STEP_FAULT_HEADER + "def broken(out):\n    return out\n"
+                                   "_forward = M.forward\n"
+                                   "def forward(self, x):\n"
+                                   "    if torch.is_grad_enabled() and self.steps == 2:\n"
+                                   "        self.fc = nn.Linear(4, 2)  # a new layer, unknown to the optimizer\n"
+                                   "    return _forward(self, x)\n"
+                                   "M.forward = forward\n")
+    report = tmp_path / "r.json"
+    checked = invoke("check", tmp_path / "m.py", "--steps", "6", "--json", report)
+    assert checked.exit_code == 1 and "FAILED" in checked.output, checked.output
+    text = " ".join(checked.output.split())  # the check's lines wrap
+    assert "parameters changed during forward at step 2" in text and "2 replaced (fc.weight, fc.bias)" in text
+    assert json.loads(report.read_text())["runs"][0]["steps_recorded"] == 2
+    inspected = invoke("inspect", tmp_path / "m.py", "--steps", "6")
+    assert inspected.exit_code == 2 and "parameters changed" in inspected.output
