@@ -118,6 +118,8 @@ CASES = [
     ("get-data-sparse-tensor", {"m.py": MLP + "import torch\ndef get_data():\n"
                                 "    return torch.randn(16, 4).to_sparse(), torch.zeros(16, dtype=torch.long)\n"},
      ["{dir}/m.py"], ["sparse", "to_dense"]),
+    ("csv-empty-label-cell", {"m.py": MLP, "d.csv": "a,b,c,d,label\n1,2,3,4,0\n3,4,5,6,\n5,6,7,8,1\n"},
+     ["{dir}/m.py", "--data", "{dir}/d.csv", "--target", "label"], ["label", "empty", "line 3", "floats"]),
     # Outputs that would replace an input or another output (issue 14, item 1)
     ("json-is-the-model-file", {"m.py": MLP}, ["{dir}/m.py", "--json", "{dir}/m.py"], ["--json", "model file"]),
     ("csv-is-the-data-file", {"d.csv": "a,b,label\n1,2,0\n3,4,1\n"},
@@ -223,6 +225,14 @@ def test_a_yaml_alias_bomb_under_a_valid_key_gives_a_short_message(tmp_path):
     result = invoke("inspect", HEALTHY, "--config", tmp_path / "c.yaml")
     assert result.exit_code == 2 and "steps" in result.output and "int" in result.output, result.output[:2000]
     assert len(result.output) < 2000, len(result.output)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float64"])
+def test_a_model_in_another_float_dtype_gets_synthetic_data_in_its_dtype(tmp_path, dtype):
+    (tmp_path / "m.py").write_text(f"import torch\n{MLP}\n_build = build_model\n"
+                                   f"def build_model():\n    return _build().to(torch.{dtype})\n")
+    result = invoke("inspect", tmp_path / "m.py", "--steps", "2", "--quiet")
+    assert result.exit_code == 0, result.output
 
 
 def test_there_are_at_least_thirty_input_cases():

@@ -111,7 +111,8 @@ def _data_and_probe(module: ModuleType, shown: str, settings: Settings, model: n
 def _synthetic(model: nn.Module, layer_name: str, layer: nn.Module, layout: Layout, seed: int):
     gen = torch.Generator().manual_seed(seed)
     inputs = infer_inputs(layer_name, layer, SYNTHETIC_SAMPLES, gen)
-    x = inputs.x[:PROBE_SAMPLES]
+    to_model = _float_cast(model)  # float16/bfloat16/float64 models get data in their own dtype
+    x = to_model(inputs.x[:PROBE_SAMPLES])
     output = _probe(model, x.transpose(0, 1) if layout.x_seq_first else x, x, (layer_name, layer),
                     f"synthetic data: {inputs.shape_desc}")
     try:
@@ -128,7 +129,14 @@ def _synthetic(model: nn.Module, layer_name: str, layer: nn.Module, layout: Layo
             f"{inputs.shape_desc}, {targets.detail}")
     if layout.x_seq_first:
         desc += ", batches (seq, batch, ...) as batch_first=False asks"
-    return TensorSource(inputs.x, targets.y, desc, layout), output
+    return TensorSource(to_model(inputs.x), to_model(targets.y), desc, layout), output
+
+
+def _float_cast(model: nn.Module) -> Callable[[Tensor], Tensor]:
+    """Floating tensors to the dtype of the model's first floating parameter (integer tensors, e.g. class labels
+    and token ids, as they are). The teacher that makes the targets still computes in float32."""
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+    return lambda t: t.to(dtype) if t.is_floating_point() else t
 
 
 def _seq_first_output(output: object, layout: Layout, x: Tensor) -> bool:
