@@ -2,7 +2,7 @@
 
 A reader (or a run killed mid-write) sees either the old file or the complete new one, never a truncated one.
 What is not a regular file is written through instead, never replaced: `-` is standard output, and a character
-device (/dev/null, /dev/stdout) or a FIFO gets the text written into it. A symlink keeps pointing where it did:
+device (/dev/null), a FIFO or any path under /dev or /proc (/dev/stdout) gets the text written into it. A symlink keeps pointing where it did:
 its target is the file written atomically.
 """
 
@@ -50,8 +50,9 @@ def write_atomic(path: str | Path, text: str) -> None:
         sys.stdout.write(text)
         sys.stdout.flush()
         return
-    if _is_special(Path(path)):
-        with open(path, "w", encoding="utf-8", newline="") as handle:
+    if _is_special(Path(path)) or _in_system_folder(path):
+        # append: opening /dev/stdout for writing would truncate the file stdout was redirected to
+        with open(path, "a", encoding="utf-8", newline="") as handle:
             handle.write(text)
         return
     _replace(Path(os.path.realpath(path)), text)
@@ -81,6 +82,13 @@ def _is_special(path: Path) -> bool:
     except OSError:
         return False
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode))
+
+
+def _in_system_folder(path: str | Path) -> bool:
+    """/dev/stdout or /proc/self/fd/1 may lead to the file the shell redirected stdout to: renaming over that file
+    would cut the shell's own output off it, so such paths are always written through."""
+    absolute = os.path.abspath(path)
+    return absolute.startswith(("/dev/", "/proc/"))
 
 
 def _umask() -> int:

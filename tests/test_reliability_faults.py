@@ -427,3 +427,14 @@ def test_a_model_that_replaces_its_layers_mid_run_is_stopped_with_a_message_not_
     assert json.loads(report.read_text())["runs"][0]["steps_recorded"] == 2
     inspected = invoke("inspect", tmp_path / "m.py", "--steps", "6")
     assert inspected.exit_code == 2 and "parameters changed" in inspected.output
+
+
+def test_a_report_to_dev_stdout_redirected_to_a_file_is_written_into_that_file(tmp_path):
+    captured = tmp_path / "out.txt"
+    with captured.open("w") as stdout:
+        done = subprocess.run([sys.executable, "-m", "gradscope", "inspect", str(HEALTHY), "--steps", "2", "--quiet",
+                               "--json", "/dev/stdout"], stdout=stdout, stderr=subprocess.PIPE, text=True,
+                              env=ONE_THREAD)
+    assert done.returncode == 0, done.stderr
+    text = captured.read_text()
+    assert '"schema": "gradscope.report/1"' in text and "diagnosis" in text  # the report and the view, one file
