@@ -6,8 +6,10 @@ Problem.make_model), the batch order (Problem.batches) and dropout (torch's RNG,
 is restored afterwards, the model is put back in the train/eval mode it had, and hooks are removed, also on error.
 
 The run stops early, cleanly, after the first step whose loss is NaN or Inf (that step's gradients are recorded;
-later steps would only repeat it), when the user's code raises (the steps before are kept, the error is attached to
-the record), or when `should_stop()` turns True (Ctrl-C), in which case the record is marked interrupted.
+later steps would only repeat it), when the user's code raises in forward, the loss, backward or optimizer.step()
+(the steps before are kept, the error is attached to the record; see user_step), when forward replaces the model's
+parameters, or when `should_stop()` turns True (Ctrl-C, SIGTERM, --timeout), in which case the record is marked
+interrupted.
 """
 
 from __future__ import annotations
@@ -124,8 +126,10 @@ def check_same_parameters(model: nn.Module, initial: dict[int, str], step: int) 
         return
     appeared = [name for key, name in current.items() if key not in initial]
     vanished = [name for key, name in initial.items() if key not in current]
-    groups = (("replaced", appeared), ) if sorted(appeared) == sorted(vanished) else (("appeared", appeared),
-                                                                                       ("vanished", vanished))
+    if sorted(appeared) == sorted(vanished):  # same names, new objects: `self.fc = nn.Linear(...)` in forward
+        groups = [("replaced", appeared)]
+    else:
+        groups = [("appeared", appeared), ("vanished", vanished)]
     parts = [f"{len(names)} {what} ({', '.join(names[:4])}{', ...' if len(names) > 4 else ''})"
              for what, names in groups if names]
     raise UserStepError(f"the model's parameters changed during forward at step {step}: {'; '.join(parts)}",
