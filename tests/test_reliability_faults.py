@@ -438,3 +438,14 @@ def test_a_report_to_dev_stdout_redirected_to_a_file_is_written_into_that_file(t
     assert done.returncode == 0, done.stderr
     text = captured.read_text()
     assert '"schema": "gradscope.report/1"' in text and "diagnosis" in text  # the report and the view, one file
+
+
+def test_sweep_records_a_learning_rate_whose_model_raises_only_when_evaluated(tmp_path):
+    (tmp_path / "m.py").write_text(RAISES_WHEN_WEIGHTS_GROW.replace(
+        "if self.fc.weight.abs().max() > 5:", "if not torch.is_grad_enabled() and self.fc.weight.abs().max() > 5:"))
+    report = tmp_path / "r.json"
+    result = invoke("sweep-lr", tmp_path / "m.py", "--min-lr", "1e-4", "--max-lr", "30", "--num", "3",
+                    "--rungs", "1", "--steps", "6", "--json", report)
+    assert result.exit_code == 0, result.output
+    rows = {row["lr"]: row for row in json.loads(report.read_text())["sweep"]["table"]}
+    assert "evaluating the model" in rows[30.0]["error"] and rows[1e-4]["error"] is None

@@ -29,7 +29,7 @@ from gradscope.sweep import grid, halving, scoring
 from gradscope.sweep.options import RANGE_MAX, RANGE_MIN, RANGE_STEPS, SweepOptions
 from gradscope.sweep.range_test import RangeResult, analyse, ramp, run_ramp
 from gradscope.sweep.runs import Context, GridRun, advance, batch_length, evaluate, joined
-from gradscope.training import to_device
+from gradscope.training import to_device, user_step
 from gradscope.sweep.runs import shuffle as shuffle_targets
 from gradscope.sweep.state import load_model_state
 
@@ -60,7 +60,8 @@ def run_sweep(ctx: Context, options: SweepOptions) -> SweepResult:
     """The whole sweep on the working model in `ctx` (which the caller restores afterwards)."""
     started = time.perf_counter()
     load_model_state(ctx.model, ctx.initial)
-    result = SweepResult(options, evaluate(ctx.model, ctx.loss_fn, ctx.eval_chunks)[0])
+    initial = user_step(lambda: evaluate(ctx.model, ctx.loss_fn, ctx.eval_chunks), 0, "evaluating the initial model")
+    result = SweepResult(options, initial[0])
     if options.mode == "range":
         _range_mode(ctx, options, result)
     else:

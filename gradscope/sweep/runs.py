@@ -87,8 +87,12 @@ def advance(run: GridRun, ctx: Context, horizon: int) -> None:
     run.segments.append(rec.record(meta={}))
     run.state = RunState.take(model, optimizer)
     if run.error is None:  # a model that raised is not evaluated: it would raise again, and it scores as failed
-        run.chunks, run.shuffled = evaluate(model, ctx.loss_fn, ctx.eval_chunks)
-        run.rung_losses[horizon] = run.loss
+        try:
+            run.chunks, run.shuffled = user_step(lambda: evaluate(model, ctx.loss_fn, ctx.eval_chunks), run.steps,
+                                                 "evaluating the model in the sweep")
+            run.rung_losses[horizon] = run.loss
+        except UserStepError as error:
+            run.error = str(error)
     run.seconds += time.perf_counter() - started
 
 
