@@ -449,3 +449,15 @@ def test_sweep_records_a_learning_rate_whose_model_raises_only_when_evaluated(tm
     assert result.exit_code == 0, result.output
     rows = {row["lr"]: row for row in json.loads(report.read_text())["sweep"]["table"]}
     assert "evaluating the model" in rows[30.0]["error"] and rows[1e-4]["error"] is None
+
+
+@pytest.mark.parametrize("mode", ["grid", "range"])
+def test_keyboard_interrupt_raised_by_the_model_in_a_sweep_keeps_the_partial_report(tmp_path, mode):
+    (tmp_path / "m.py").write_text(STEP_FAULT_HEADER.replace("FAIL_AT = 2", "FAIL_AT = 12")
+                                   + "def broken(out):\n    raise KeyboardInterrupt\n")
+    report = tmp_path / "r.json"
+    result = invoke("sweep-lr", tmp_path / "m.py", "--mode", mode, "--min-lr", "1e-3", "--max-lr", "1", "--num", "30",
+                    "--rungs", "1", "--steps", "8", "--json", report)
+    assert result.exit_code == 130, result.output
+    data = json.loads(report.read_text())
+    assert data["interrupted"] and sum(run["steps_recorded"] for run in data["runs"]) >= 8

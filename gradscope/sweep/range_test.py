@@ -222,6 +222,8 @@ def run_ramp(model, optimizer, batches, loss_fn: Callable, lrs: Sequence[float],
             user_step(optimizer.step, step, "running optimizer.step() in the range test")
         except UserStepError as error:
             return Ramp(host + _read(pending), gaps, False, str(error))
+        except KeyboardInterrupt:  # raised by the user's code (or a second Ctrl-C): the steps before are kept
+            return Ramp(host + _read(pending), gaps, True)
         pending.append(loss.detach())
         if (step + 1) % check_every == 0:
             shuffled = shuffle(y) if shuffle is not None else None

@@ -93,6 +93,8 @@ def advance(run: GridRun, ctx: Context, horizon: int) -> None:
             run.rung_losses[horizon] = run.loss
         except UserStepError as error:
             run.error = str(error)
+        except KeyboardInterrupt:
+            _interrupt(run, ctx)
     run.seconds += time.perf_counter() - started
 
 
@@ -112,6 +114,9 @@ def _train(run: GridRun, ctx: Context, optimizer: torch.optim.Optimizer, horizon
         except UserStepError as error:
             run.error = str(error)
             break
+        except KeyboardInterrupt:
+            _interrupt(run, ctx)
+            break
         buffer[step - start] = loss.detach()
         run.steps, ctx.steps_done = step + 1, ctx.steps_done + 1
         if run.steps - start - checked == CHECK_EVERY or run.steps == horizon:
@@ -122,6 +127,12 @@ def _train(run: GridRun, ctx: Context, optimizer: torch.optim.Optimizer, horizon
             if bad is not None:
                 run.nonfinite_step = run.steps - len(block) + bad
                 break
+
+
+def _interrupt(run: GridRun, ctx: Context) -> None:
+    """KeyboardInterrupt from the user's code (or a second Ctrl-C): the sweep stops as on Ctrl-C, keeping its runs."""
+    ctx.should_stop = lambda: True
+    run.interrupted = True
 
 
 def user_step_through(ctx: Context, optimizer: torch.optim.Optimizer, x, y, step: int) -> torch.Tensor:
