@@ -37,8 +37,14 @@ def load_baseline(path: str | Path) -> dict[str, Any]:
     if not isinstance(report, dict) or report.get("schema") != SCHEMA:
         found = report.get("schema") if isinstance(report, dict) else type(report).__name__
         raise GradscopeError(f"baseline {path} has schema {found!r}, expected {SCHEMA!r}", fix=fix)
-    if not report.get("runs") or "layers" not in report["runs"][0]:
+    runs = report.get("runs")
+    if not runs or not isinstance(runs, list) or not isinstance(runs[0], dict) or "layers" not in runs[0]:
         raise GradscopeError(f"baseline {path} holds no run", fix=fix)
+    try:  # the fields the check reads, read once here: an edited or truncated report fails with a message
+        layer_medians(runs[0])
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise GradscopeError(f"baseline {path} is not a complete gradscope report: {type(exc).__name__} {exc}",
+                             fix=fix) from None
     return report
 
 

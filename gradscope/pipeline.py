@@ -45,16 +45,11 @@ def inspect(spec: str, settings: Settings, *, command: str = "inspect", on_step:
     return Outcome(report, [record], problem)
 
 
-def write_outputs(outcome: Outcome, settings: Settings) -> list[str]:
-    """Write the --json and --csv files atomically; return the paths written."""
-    from gradscope.atomic import write_atomic
+def write_outputs(outcome: Outcome, settings: Settings, more: tuple = ()) -> list[str]:
+    """Write the --json and --csv files (and `more`, outputs.OutputFile entries) atomically; return the paths
+    written. A file that fails does not stop the others; the GradscopeError raised afterwards names it."""
+    from gradscope.outputs import text_file, write_files
     from gradscope.report import tidy_csv, to_json
 
-    written = []
-    if settings.json:
-        write_atomic(settings.json, to_json(outcome.report))
-        written.append(settings.json)
-    if settings.csv:
-        write_atomic(settings.csv, tidy_csv(outcome.records))
-        written.append(settings.csv)
-    return written
+    return write_files([text_file("--json", settings.json, lambda: to_json(outcome.report)),
+                        text_file("--csv", settings.csv, lambda: tidy_csv(outcome.records)), *more])

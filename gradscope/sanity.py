@@ -78,6 +78,11 @@ def training_check(record: "RunRecord", planned_steps: int | None = None) -> Che
     if record.interrupted:
         return Check("training", False, f"interrupted after {done} steps: the other checks cover only those")
     stopped = planned_steps is not None and record.steps_recorded < planned_steps
+    if stopped and not any(v is not None and not math.isfinite(v) for v in record.losses):
+        # Nothing explains the missing steps: the recorder lost track of the model (a gap in what it saw), which
+        # must not pass as a finished run.
+        return Check("training", False, f"only {done} steps were recorded, with no error and no non-finite loss "
+                                        "to explain the rest")
     return Check("training", True, f"{done} steps" + (" (stopped at a non-finite loss)" if stopped else ""))
 
 

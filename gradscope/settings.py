@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import reprlib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, Mapping
@@ -15,6 +16,8 @@ from gradscope.errors import GradscopeError
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 LOSSES = ("mse", "cross_entropy", "bce")
+# More steps than anyone trains in a diagnostic run; the bound keeps a typo from reaching torch as a 64-bit overflow.
+MAX_STEPS = 10**12
 DEVICES = ("auto", "cpu", "cuda")
 SEVERITIES = ("error", "warning", "info")
 
@@ -62,7 +65,8 @@ class Settings:
 
     def validate(self) -> "Settings":
         """Check every value a user can set; raise GradscopeError naming the key and the valid range."""
-        _require(self.steps >= 1, "steps", self.steps, "an integer >= 1")
+        _require(1 <= self.steps <= MAX_STEPS, "steps", self.steps, f"an integer >= 1 and <= {MAX_STEPS:,}")
+        _require(abs(self.seed) < 2**63, "seed", self.seed, "an integer that fits in 64 bits, e.g. 0")
         _require(self.batch_size >= 1, "batch_size", self.batch_size, "an integer >= 1")
         _require(math.isfinite(self.lr) and self.lr > 0, "lr", self.lr, "a positive number, e.g. 0.01")
         _require(math.isfinite(self.momentum) and 0 <= self.momentum < 1, "momentum", self.momentum, "a number in [0, 1)")
@@ -87,9 +91,21 @@ class Settings:
 LONG_RUN_STATS_EVERY = 16
 
 
+# Values echoed in messages are cut short: a YAML alias bomb (a few hundred bytes of anchors) expands to a value
+# whose full repr is gigabytes long and takes minutes to build.
+_SHORT = reprlib.Repr()
+_SHORT.maxlevel, _SHORT.maxlist, _SHORT.maxtuple, _SHORT.maxdict, _SHORT.maxset = 2, 4, 4, 4, 4
+_SHORT.maxstring, _SHORT.maxother, _SHORT.maxlong = 80, 80, 40
+
+
+def shown(value: Any) -> str:
+    """repr(value), bounded in length and depth whatever the value, for error messages."""
+    return _SHORT.repr(value)
+
+
 def _require(ok: bool, key: str, value: Any, valid: str) -> None:
     if not ok:
-        raise GradscopeError(f"invalid value for {key}: {value!r}", fix=f"use {valid}")
+        raise GradscopeError(f"invalid value for {key}: {shown(value)}", fix=f"use {valid}")
 
 
 FIELD_TYPES: dict[str, type] = {
@@ -109,7 +125,7 @@ def coerce(key: str, value: Any, source: str) -> Any:
     """Convert one config value to its field's type, or raise an error naming the key, the source and the type."""
     if key not in FIELD_TYPES:
         valid = ", ".join(sorted((*FIELD_TYPES, *COMMAND_KEYS)))
-        raise GradscopeError(f"unknown setting {key!r} in {source}", fix=f"valid settings are: {valid}")
+        raise GradscopeError(f"unknown setting {shown(key)} in {source}", fix=f"valid settings are: {valid}")
     kind = FIELD_TYPES[key]
     if value is None:
         return None
@@ -118,7 +134,7 @@ def coerce(key: str, value: Any, source: str) -> Any:
     if kind is list:
         items = [value] if isinstance(value, str) else value
         if not isinstance(items, list) or not all(isinstance(v, str) for v in items):
-            raise GradscopeError(f"{key} in {source} must be a list of strings, got {value!r}")
+            raise GradscopeError(f"{key} in {source} must be a list of strings, got {shown(value)}")
         return list(items)
     if kind is int and not isinstance(value, bool) and isinstance(value, int):
         return value
@@ -131,7 +147,7 @@ def coerce(key: str, value: Any, source: str) -> Any:
             pass
     if kind is str and isinstance(value, (str, int, float)) and not isinstance(value, bool):
         return str(value)
-    raise GradscopeError(f"{key} in {source} must be {kind.__name__}, got {value!r}")
+    raise GradscopeError(f"{key} in {source} must be {kind.__name__}, got {shown(value)}")
 
 
 def _coerce_thresholds(value: Any, source: str) -> dict[str, float]:
@@ -146,7 +162,7 @@ def _coerce_thresholds(value: Any, source: str) -> dict[str, float]:
 def check_threshold_key(key: str, source: str) -> str:
     if key not in DEFAULT_THRESHOLDS:
         valid = ", ".join(DEFAULT_THRESHOLDS)
-        raise GradscopeError(f"unknown threshold {key!r} in {source}", fix=f"valid thresholds are: {valid}")
+        raise GradscopeError(f"unknown threshold {shown(key)} in {source}", fix=f"valid thresholds are: {valid}")
     return key
 
 
@@ -156,14 +172,14 @@ def _to_float(raw: Any, key: str, source: str) -> float:
             raise ValueError
         return float(raw)
     except (TypeError, ValueError):
-        raise GradscopeError(f"{key} in {source} must be a number, got {raw!r}") from None
+        raise GradscopeError(f"{key} in {source} must be a number, got {shown(raw)}") from None
 
 
 def parse_threshold_flag(text: str) -> tuple[str, float]:
     """'vanishing.ratio=1e-4' -> ('vanishing.ratio', 1e-4)."""
     key, sep, raw = text.partition("=")
     if not sep:
-        raise GradscopeError(f"--threshold {text!r} is not KEY=VALUE", fix="e.g. --threshold vanishing.ratio=1e-4")
+        raise GradscopeError(f"--threshold {shown(text)} is not KEY=VALUE", fix="e.g. --threshold vanishing.ratio=1e-4")
     key = check_threshold_key(key.strip(), "--threshold")
     return key, _to_float(raw.strip(), key, "--threshold")
 
@@ -191,7 +207,8 @@ def read_pyproject(path: Path) -> dict[str, Any]:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise GradscopeError(f"cannot parse {path}: {exc}", fix="fix the TOML syntax") from None
-    table = data.get("tool", {}).get("gradscope", {})
+    tool = data.get("tool", {})
+    table = tool.get("gradscope", {}) if isinstance(tool, dict) else {}  # `tool = "x"`: some other tool's business
     if not isinstance(table, dict):
         raise GradscopeError(f"[tool.gradscope] in {path} must be a table")
     return table
@@ -244,5 +261,5 @@ def _command_value(key: str, value: Any, source: str) -> Any:
     if kind is float and isinstance(value, int) and not isinstance(value, bool):
         value = float(value)
     if not isinstance(value, kind) or isinstance(value, bool):
-        raise GradscopeError(f"{key} in {source} must be {kind.__name__}, got {value!r}")
+        raise GradscopeError(f"{key} in {source} must be {kind.__name__}, got {shown(value)}")
     return value

@@ -80,7 +80,7 @@ def test_ctrl_c_writes_what_was_recorded_and_exits_130(tiny, tmp_path, monkeypat
     polls = []
 
     @contextmanager
-    def pressed_after_eight_steps():
+    def pressed_after_eight_steps(timeout=None):
         polls.clear()
         yield lambda: polls.append(1) or len(polls) > 8
 

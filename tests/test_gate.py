@@ -174,6 +174,20 @@ def test_an_interrupted_run_does_not_pass_training():
     assert not check.passed and check.message.startswith("interrupted after 2/10 steps")
 
 
+def test_a_run_cut_short_without_a_nonfinite_loss_does_not_pass_training():
+    # issue 14 item 10: a model that swapped its layers was recorded for 3 of 6 steps and passed as
+    # "stopped at a non-finite loss" beside "loss finite at all steps"
+    rec = record({"a.weight": ([1.0] * 3, [1e-3] * 3)}, steps=3, losses=[1.0, 0.9, 0.8])
+    check = sanity_checks(rec, planned_steps=6)[0]
+    assert not check.passed and "no non-finite loss" in check.message
+
+
+def test_a_run_stopped_at_a_nonfinite_loss_passes_training_with_that_reason():
+    rec = record({"a.weight": ([1.0] * 3, [1e-3] * 3)}, steps=3, losses=[1.0, 2.0, float("inf")])
+    check = sanity_checks(rec, planned_steps=6)[0]
+    assert check.passed and "stopped at a non-finite loss" in check.message
+
+
 # The overfit comparison ---------------------------------------------------------------------------------------------
 
 def test_overfit_passes_when_the_trained_loss_ends_below_the_control_by_the_margin():

@@ -97,6 +97,37 @@ CASES = [
     ("threshold-malformed", {}, [HEALTHY, "--threshold", "vanishing.ratio"], ["KEY=VALUE"]),
     ("threshold-unknown", {}, [HEALTHY, "--threshold", "vanish=1"], ["vanish", "vanishing.ratio"]),
     ("ignore-unknown-rule", {}, [HEALTHY, "--ignore", "vanishng"], ["vanishng", "vanishing"]),
+    ("get-data-calls-sys-exit", {"m.py": MLP + "import sys\ndef get_data():\n    sys.exit(0)\n"}, ["{dir}/m.py"],
+     ["SystemExit", "get_data"]),
+    ("build-model-calls-sys-exit", model_with("import sys\ndef build_model():\n    sys.exit(3)\n"), ["{dir}/m.py"],
+     ["SystemExit", "build_model"]),
+    # Values beyond what torch or memory can take (issue 14, item 8)
+    ("steps-beyond-64-bit", {}, [HEALTHY, "--steps", "99999999999999999999"], ["steps", "1,000,000,000,000"]),
+    ("seed-beyond-64-bit", {}, [HEALTHY, "--seed", "99999999999999999999"], ["seed", "64 bits"]),
+    ("data-samples-beyond-memory", {}, [HEALTHY, "--data", "classification:samples=99999999999999"],
+     ["samples", "100,000,000"]),
+    ("data-samples-times-features-beyond-memory", {},
+     [HEALTHY, "--data", "classification:samples=20000000,features=20"], ["samples", "features", "memory"]),
+    ("get-data-numpy-object-array", {"m.py": MLP + "import numpy as np\ndef get_data():\n"
+                                     "    x = np.empty((16, 4), dtype=object)\n    x[:] = 1.0\n"
+                                     "    return x, np.zeros(16, dtype=np.int64)\n"}, ["{dir}/m.py"],
+     ["object", "dtype=np.float32"]),
+    ("get-data-meta-tensor", {"m.py": MLP + "import torch\ndef get_data():\n"
+                              "    return torch.randn(16, 4, device='meta'), torch.zeros(16, dtype=torch.long)\n"},
+     ["{dir}/m.py"], ["meta device"]),
+    ("get-data-sparse-tensor", {"m.py": MLP + "import torch\ndef get_data():\n"
+                                "    return torch.randn(16, 4).to_sparse(), torch.zeros(16, dtype=torch.long)\n"},
+     ["{dir}/m.py"], ["sparse", "to_dense"]),
+    ("csv-empty-label-cell", {"m.py": MLP, "d.csv": "a,b,c,d,label\n1,2,3,4,0\n3,4,5,6,\n5,6,7,8,1\n"},
+     ["{dir}/m.py", "--data", "{dir}/d.csv", "--target", "label"], ["label", "empty", "line 3", "floats"]),
+    # Outputs that would replace an input or another output (issue 14, item 1)
+    ("json-is-the-model-file", {"m.py": MLP}, ["{dir}/m.py", "--json", "{dir}/m.py"], ["--json", "model file"]),
+    ("csv-is-the-data-file", {"d.csv": "a,b,label\n1,2,0\n3,4,1\n"},
+     [HEALTHY, "--data", "{dir}/d.csv", "--target", "label", "--csv", "{dir}/d.csv"], ["--csv", "--data file"]),
+    ("json-is-the-config-file", {"c.yaml": "steps: 3\n"}, [HEALTHY, "--config", "{dir}/c.yaml", "--json",
+                                                              "{dir}/c.yaml"], ["--json", "--config file"]),
+    ("json-and-csv-are-one-file", {}, [HEALTHY, "--json", "{dir}/r.out", "--csv", "{dir}/r.out"],
+     ["--json", "--csv", "own file"]),
 ]
 
 
@@ -140,6 +171,67 @@ def test_tuple_output_is_supported(tmp_path):
         "    def forward(self, x):\n        h = self.fc(x)\n        return h, h.detach()\n"
         "def build_model():\n    return M()\n")
     result = invoke("inspect", tmp_path / "m.py", "--steps", "3")
+    assert result.exit_code == 0, result.output
+
+
+def test_an_output_symlinked_to_an_input_is_refused_and_every_input_is_left_as_it_was(tmp_path):
+    (tmp_path / "m.py").write_text(MLP)
+    (tmp_path / "c.yaml").write_text("steps: 2\n")
+    (tmp_path / "link.json").symlink_to(tmp_path / "m.py")
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    attempts = [("inspect", tmp_path / "m.py", "--json", tmp_path / "link.json"),
+                ("check", tmp_path / "m.py", "--junit", tmp_path / "m.py"),
+                ("check", tmp_path / "m.py", "--junit", tmp_path / "r.x", "--json", tmp_path / "r.x"),
+                ("sweep-lr", tmp_path / "m.py", "--plot", tmp_path / "c.yaml", "--config", tmp_path / "c.yaml"),
+                ("compare", tmp_path / "m.py:build_model", "--csv", tmp_path / "m.py"),
+                ("run", "--json", tmp_path / "m.py", tmp_path / "m.py")]
+    for args in attempts:
+        result = invoke(*args, "--steps", "2") if args[0] != "run" else invoke(*args)
+        assert result.exit_code == 2 and "error:" in result.output, (args, result.output)
+        assert not gradscope_frames(result.output), result.output
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_argparse_in_build_model_sees_the_model_file_not_gradscopes_options(tmp_path):
+    (tmp_path / "m.py").write_text(
+        "import argparse, sys\nfrom torch import nn\n"
+        "def build_model():\n    parser = argparse.ArgumentParser()\n    parser.add_argument('--width', type=int, default=8)\n"
+        "    args = parser.parse_args()\n    assert sys.argv[0].endswith('m.py'), sys.argv\n"
+        "    return nn.Sequential(nn.Linear(4, args.width), nn.ReLU(), nn.Linear(args.width, 2))\n")
+    result = invoke("inspect", tmp_path / "m.py", "--steps", "2", "--quiet")
+    assert result.exit_code == 0, result.output
+
+
+@pytest.mark.parametrize("runs", ['[{"layers": 3}]', '[{"layers": [{"name": "fc"}]}]', '"runs"', '[7]'])
+def test_a_malformed_baseline_report_is_a_usage_error(tmp_path, runs):
+    (tmp_path / "b.json").write_text('{"schema": "gradscope.report/1", "runs": %s}' % runs)
+    result = invoke("check", HEALTHY, "--steps", "2", "--baseline", tmp_path / "b.json")
+    assert result.exit_code == 2 and "baseline" in result.output, result.output
+    assert not gradscope_frames(result.output), result.output
+
+
+def test_a_pyproject_whose_tool_is_not_a_table_does_not_break_gradscope(tmp_path, monkeypatch):
+    (tmp_path / "pyproject.toml").write_text('tool = "x"\n')
+    monkeypatch.chdir(tmp_path)
+    result = invoke("inspect", HEALTHY, "--steps", "2", "--quiet")
+    assert result.exit_code == 0, result.output
+
+
+def test_a_yaml_alias_bomb_under_a_valid_key_gives_a_short_message(tmp_path):
+    # 7 levels of 9 aliases: 4.8 million strings from a few hundred bytes; repr of the whole is about 25 MB
+    lines = ["steps:", "  - &a0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"  - &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 7)]
+    (tmp_path / "c.yaml").write_text("\n".join(lines) + "\n")
+    result = invoke("inspect", HEALTHY, "--config", tmp_path / "c.yaml")
+    assert result.exit_code == 2 and "steps" in result.output and "int" in result.output, result.output[:2000]
+    assert len(result.output) < 2000, len(result.output)
+
+
+@pytest.mark.parametrize("dtype", ["float16", "bfloat16", "float64"])
+def test_a_model_in_another_float_dtype_gets_synthetic_data_in_its_dtype(tmp_path, dtype):
+    (tmp_path / "m.py").write_text(f"import torch\n{MLP}\n_build = build_model\n"
+                                   f"def build_model():\n    return _build().to(torch.{dtype})\n")
+    result = invoke("inspect", tmp_path / "m.py", "--steps", "2", "--quiet")
     assert result.exit_code == 0, result.output
 
 

@@ -105,7 +105,7 @@ def test_ctrl_c_writes_a_partial_report_and_exits_130(monkeypatch, tmp_path):
     import gradscope.interrupts as interrupts
 
     @contextmanager
-    def stop_after_some_checks():
+    def stop_after_some_checks(timeout=None):
         calls = []
 
         def stop():

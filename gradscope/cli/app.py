@@ -63,15 +63,23 @@ def main_options(
 
 
 def guarded(body: Callable[[], int]) -> None:
-    """Run a command body: user errors become a short message and exit 2; Ctrl-C exits 130."""
+    """Run a command body: user errors become a short message and exit 2; Ctrl-C exits 130, SIGTERM 143, SIGHUP
+    129 (128 + the signal, see interrupts.py), --timeout 130."""
+    from gradscope import interrupts
+
+    interrupts.reset()
     try:
         code = body()
     except GradscopeError as exc:
         report_error(exc)
         raise typer.Exit(EXIT_USAGE) from None
     except KeyboardInterrupt:
-        err.print("interrupted")
-        raise typer.Exit(EXIT_INTERRUPTED) from None
+        err.print(interrupts.describe())
+        raise typer.Exit(interrupts.exit_code()) from None
+    if code == EXIT_INTERRUPTED:
+        if interrupts.describe() != "interrupted":  # a signal or --timeout: say which
+            err.print(interrupts.describe(), style="dim")
+        code = interrupts.exit_code()
     raise typer.Exit(code)
 
 

@@ -26,6 +26,14 @@ def write_junit(junit: str | None, suite: str, checks, written: list[str]) -> No
         written.append(junit)
 
 
+def junit_output(junit: str | None, suite: str, checks):
+    """--junit as an outputs.OutputFile, for pipeline.write_outputs."""
+    from gradscope.junit import to_junit_xml
+    from gradscope.outputs import text_file
+
+    return text_file("--junit", junit, lambda: to_junit_xml(suite, checks))
+
+
 def print_annotations(fmt: str, checks, findings, file: str | None) -> None:
     """With --format github, one workflow command per failed check and finding (they become annotations)."""
     if fmt != "github":

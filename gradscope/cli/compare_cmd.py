@@ -31,7 +31,7 @@ def compare(
     momentum: o.Momentum = None, seed: o.Seed = None, device: o.Device = None, data: o.Data = None,
     target: o.TargetColumn = None, loss: o.Loss = None, json: o.Json = None, csv: o.Csv = None,
     config: o.Config = None, stats_every: o.StatsEvery = None, threshold: o.Threshold = None,
-    ignore: o.Ignore = None, quiet: Quiet = False,
+    ignore: o.Ignore = None, quiet: Quiet = False, timeout: o.Timeout = None,
 ) -> None:
     """Train MODEL once per remedy, all from the same initial weights, batches and seeds, and compare the gradients
     and losses side by side, with a recommendation."""
@@ -40,11 +40,11 @@ def compare(
     flags = dict(steps=steps, batch_size=batch_size, lr=lr, optimizer=optimizer, momentum=momentum, seed=seed,
                  device=device, data=data, target=target, loss=loss, json=json, csv=csv, stats_every=stats_every,
                  ignore=ignore)
-    guarded(lambda: _compare(model, remedy, seeds, flags, config, threshold, quiet))
+    guarded(lambda: _compare(model, remedy, seeds, flags, config, threshold, quiet, timeout))
 
 
 def _compare(model: str | None, remedy_ids: list[str] | None, seeds: int, flags: dict, config, thresholds,
-             quiet: bool) -> int:
+             quiet: bool, timeout: float | None = None) -> int:
     from gradscope.errors import GradscopeError
     from gradscope.remedies import parse_remedies
 
@@ -53,16 +53,16 @@ def _compare(model: str | None, remedy_ids: list[str] | None, seeds: int, flags:
                                                   "the remedies")
     remedies = parse_remedies(remedy_ids) if remedy_ids else None  # a bad id fails before any loading
     settings = o.settings_from(flags, config, thresholds)
-    o.check_outputs(settings)
-    outcome = _run(model, settings, remedies, seeds, quiet)
+    o.check_outputs(settings, model, config)
+    outcome = _run(model, settings, remedies, seeds, quiet, o.check_timeout(timeout))
     return _show(outcome, settings, quiet)
 
 
-def _run(model: str, settings, remedies, seeds: int, quiet: bool):
+def _run(model: str, settings, remedies, seeds: int, quiet: bool, timeout: float | None = None):
     from gradscope.compare import compare as run_compare
     from gradscope.interrupts import stop_on_sigint
 
-    with stop_on_sigint() as stop, step_progress(settings.steps, "baseline", quiet) as progress:
+    with stop_on_sigint(timeout) as stop, step_progress(settings.steps, "baseline", quiet) as progress:
         return run_compare(model, settings, remedies, seeds, on_run=progress.new_run, on_step=progress,
                            should_stop=stop)
 
@@ -71,8 +71,8 @@ def _show(outcome, settings, quiet: bool) -> int:
     from gradscope.pipeline import write_outputs
     from gradscope.render.compare_view import compare_view
 
-    written = write_outputs(outcome, settings)
     out.print(compare_view(outcome.report, quiet=quiet))
+    written = write_outputs(outcome, settings)  # after the view: a failed write must not hide the comparison
     for path in written:
         err.print(f"wrote {path}", style="dim")
     if outcome.interrupted:

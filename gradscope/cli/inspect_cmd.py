@@ -13,27 +13,27 @@ def inspect(
     optimizer: o.Optimizer = None, momentum: o.Momentum = None, seed: o.Seed = None, device: o.Device = None,
     data: o.Data = None, target: o.TargetColumn = None, loss: o.Loss = None, json: o.Json = None, csv: o.Csv = None,
     config: o.Config = None, stats_every: o.StatsEvery = None, threshold: o.Threshold = None,
-    ignore: o.Ignore = None, quiet: o.Quiet = False,
+    ignore: o.Ignore = None, quiet: o.Quiet = False, timeout: o.Timeout = None,
 ) -> None:
     """Train MODEL briefly with hooks installed and diagnose its gradients, layer by layer."""
     flags = dict(steps=steps, batch_size=batch_size, lr=lr, optimizer=optimizer, momentum=momentum, seed=seed,
                  device=device, data=data, target=target, loss=loss, json=json, csv=csv, stats_every=stats_every,
                  ignore=ignore)
-    guarded(lambda: _inspect(model, flags, config, threshold, quiet))
+    guarded(lambda: _inspect(model, flags, config, threshold, quiet, timeout))
 
 
-def _inspect(model: str, flags: dict, config, thresholds, quiet: bool) -> int:
+def _inspect(model: str, flags: dict, config, thresholds, quiet: bool, timeout: float | None = None) -> int:
     from gradscope import pipeline
     from gradscope.interrupts import stop_on_sigint
-    from gradscope.render.run_view import findings_panel, run_view
+    from gradscope.render.run_view import quiet_view, run_view
 
     settings = o.settings_from(flags, config, thresholds)
-    o.check_outputs(settings)
-    with stop_on_sigint() as stop, step_progress(settings.steps, "training", quiet) as on_step:
+    o.check_outputs(settings, model, config)
+    with stop_on_sigint(o.check_timeout(timeout)) as stop, step_progress(settings.steps, "training", quiet) as on_step:
         outcome = pipeline.inspect(model, settings, on_step=on_step, should_stop=stop)
-    written = pipeline.write_outputs(outcome, settings)
     run = outcome.report["runs"][0]
-    out.print(findings_panel(run["findings"]) if quiet else run_view(outcome.report, run))
+    out.print(quiet_view(run) if quiet else run_view(outcome.report, run))
+    written = pipeline.write_outputs(outcome, settings)  # after the view: a failed write must not hide the diagnosis
     for path in written:
         err.print(f"wrote {path}", style="dim")
     if outcome.interrupted:

@@ -28,6 +28,10 @@ StatsEvery = Annotated[Optional[int], typer.Option(
 Threshold = Annotated[Optional[list[str]], typer.Option(
     "--threshold", help="Override a rule threshold, KEY=VALUE, e.g. vanishing.ratio=1e-4 (repeatable).")]
 Ignore = Annotated[Optional[list[str]], typer.Option("--ignore", help="Rule id to mute (repeatable).")]
+Timeout = Annotated[Optional[float], typer.Option(
+    "--timeout", metavar="SECONDS",
+    help="Stop after SECONDS as Ctrl-C does: at the next step boundary, writing the partial report marked "
+         "interrupted (exit 130); while the model file loads, at once.")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="Print only the findings; no progress bar.")]
 # The CI gate's options, shared by `check` and `run`.
 FailOn = Annotated[Optional[str], typer.Option(
@@ -54,10 +58,38 @@ def settings_from(flags: dict[str, Any], config: Path | None, thresholds: list[s
     return resolve_with_command_keys(flags, config, base=base)[0]
 
 
-def check_outputs(settings) -> None:
-    from gradscope.atomic import check_output_path
+# The output options every command's settings carry. An output option that is not a setting (--junit, --plot)
+# is passed to check_outputs by name; either way a new output is one line, and it is checked like the others.
+SETTINGS_OUTPUTS = {"--json": "json", "--csv": "csv"}
 
-    if settings.json:
-        check_output_path(settings.json, "--json")
-    if settings.csv:
-        check_output_path(settings.csv, "--csv")
+
+def check_outputs(settings, model: str | None = None, config: Path | None = None,
+                  inputs: dict[str, str | None] | None = None, **outputs: str | None) -> None:
+    """Fail before the run on an output that cannot be written, that is one of the inputs (the model file, --data,
+    --config, pyproject.toml, `inputs`), or that another output names too. `outputs`: junit="r.xml" is --junit."""
+    from gradscope.outputs import check_output_paths
+
+    paths = {flag: getattr(settings, name) for flag, name in SETTINGS_OUTPUTS.items()}
+    paths.update({"--" + name.replace("_", "-"): path for name, path in outputs.items()})
+    files = {"the model file": model_file(model), "the --data file": settings.data,
+             "the --config file": str(config) if config else None, "pyproject.toml": "pyproject.toml", **(inputs or {})}
+    check_output_paths(paths, files)
+
+
+def check_timeout(timeout: float | None) -> float | None:
+    import math
+
+    from gradscope.errors import GradscopeError
+
+    if timeout is not None and not (math.isfinite(timeout) and timeout > 0):
+        raise GradscopeError(f"invalid value for --timeout: {timeout!r}", fix="give a positive number of seconds, e.g. "
+                                                                               "--timeout 600")
+    return timeout
+
+
+def model_file(spec: str | None) -> str | None:
+    """The file of a model SPEC: 'm.py:make_net' -> 'm.py'."""
+    if spec is None:
+        return None
+    head, sep, tail = spec.rpartition(":")
+    return head if sep and head and tail.isidentifier() else spec

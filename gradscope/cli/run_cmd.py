@@ -36,7 +36,7 @@ def run(
     script: Script, args: ScriptArgs = None, max_steps: MaxSteps = None, module: Module = False,
     json: o.Json = None, csv: o.Csv = None, config: o.Config = None, stats_every: StatsEvery = None,
     threshold: o.Threshold = None, ignore: o.Ignore = None, fail_on: o.FailOn = None, junit: o.Junit = None,
-    format: o.Format = "text", quiet: o.Quiet = False,
+    format: o.Format = "text", quiet: o.Quiet = False, timeout: o.Timeout = None,
 ) -> None:
     """Run a training script unchanged, watch the gradients of the models it trains, and diagnose them.
 
@@ -48,11 +48,11 @@ def run(
     """
     flags = dict(json=json, csv=csv, stats_every=stats_every, ignore=ignore, fail_on=fail_on)
     ci = (junit, format)
-    guarded(lambda: _run(script, tuple(args or ()), module, max_steps, flags, config, threshold, ci, quiet))
+    guarded(lambda: _run(script, tuple(args or ()), module, max_steps, flags, config, threshold, ci, quiet, timeout))
 
 
 def _run(script: str, args: tuple[str, ...], module: bool, max_steps, flags: dict, config, thresholds,
-         ci: tuple[str | None, str], quiet: bool) -> int:
+         ci: tuple[str | None, str], quiet: bool, timeout: float | None = None) -> int:
     from gradscope import pipeline
     from gradscope.errors import GradscopeError
     from gradscope.rules import validate_rule_ids
@@ -65,8 +65,11 @@ def _run(script: str, args: tuple[str, ...], module: bool, max_steps, flags: dic
     # A script's training run can be long: statistics every 16th step unless --stats-every or a config says otherwise.
     settings = o.settings_from(flags, config, thresholds, base=Settings(stats_every=LONG_RUN_STATS_EVERY))
     validate_rule_ids(settings.ignore)  # before the script runs, not after
-    o.check_outputs(settings)
-    outcome = watch_script(ScriptTarget(script, args, module), settings, max_steps)
+    o.check_outputs(settings, config=config, inputs={"the training script": None if module else script}, junit=junit)
+    from gradscope.interrupts import signals_as_ctrl_c
+
+    with signals_as_ctrl_c(o.check_timeout(timeout)):  # SIGTERM, SIGHUP, --timeout: as Ctrl-C in the script
+        outcome = watch_script(ScriptTarget(script, args, module), settings, max_steps)
     if outcome.ending.traceback:  # on every rank, as Python itself would print it
         err.print(outcome.ending.traceback, markup=False, highlight=False, soft_wrap=True)
     if not outcome.reporting:

@@ -29,7 +29,7 @@ def sweep_lr(
     optimizer: o.Optimizer = None, momentum: o.Momentum = None, seed: o.Seed = None, device: o.Device = None,
     data: o.Data = None, target: o.TargetColumn = None, loss: o.Loss = None, json: o.Json = None, csv: o.Csv = None,
     plot: Plot = None, config: o.Config = None, threshold: o.Threshold = None, ignore: o.Ignore = None,
-    quiet: o.Quiet = False,
+    quiet: o.Quiet = False, timeout: o.Timeout = None,
 ) -> None:
     """Find a learning rate for MODEL: K log-spaced lrs trained from the same start with successive halving and
     scored on a fixed evaluation set (default), or a range test (--mode range). Says "inconclusive" rather than
@@ -37,30 +37,29 @@ def sweep_lr(
     flags = dict(steps=steps, batch_size=batch_size, optimizer=optimizer, momentum=momentum, seed=seed,
                  device=device, data=data, target=target, loss=loss, json=json, csv=csv, ignore=ignore)
     sweep = dict(mode=mode, min_lr=min_lr, max_lr=max_lr, num=num, rungs=rungs, eta=eta)
-    guarded(lambda: _sweep(model, flags, sweep, config, threshold, quiet, plot))
+    guarded(lambda: _sweep(model, flags, sweep, config, threshold, quiet, plot, timeout))
 
 
-def _sweep(model: str, flags: dict, sweep: dict, config, thresholds, quiet: bool, plot: str | None) -> int:
-    from gradscope.atomic import check_output_path
+def _sweep(model: str, flags: dict, sweep: dict, config, thresholds, quiet: bool, plot: str | None,
+           timeout: float | None = None) -> int:
     from gradscope.sweep.options import SweepOptions
 
     settings = o.settings_from(flags, config, thresholds)
     options = SweepOptions(steps=settings.steps, seed=settings.seed, thresholds=settings.thresholds,
                            ignore=tuple(settings.ignore), **sweep).validate()
-    o.check_outputs(settings)
+    o.check_outputs(settings, model, config, plot=plot)
     if plot:
-        check_output_path(plot, "--plot")
         _require_matplotlib()
-    report, records = _run(model, settings, options, quiet)
-    _write(report, records, settings, plot)
+    report, records = _run(model, settings, options, quiet, o.check_timeout(timeout))
     from gradscope.render.sweep_view import answer, sweep_view
 
     # --quiet: only the answer (the learning rate, or why there is none)
     out.print(answer(report["suggestion"], model, options.mode) if quiet else sweep_view(report))
+    _write(report, records, settings, plot)  # after the view: a failed write must not hide the answer
     return EXIT_INTERRUPTED if report["interrupted"] else EXIT_OK
 
 
-def _run(model: str, settings, options, quiet: bool):
+def _run(model: str, settings, options, quiet: bool, timeout: float | None = None):
     from gradscope.interrupts import stop_on_sigint
     from gradscope.loading import load_problem
     from gradscope.pipeline import report_settings
@@ -68,9 +67,11 @@ def _run(model: str, settings, options, quiet: bool):
     from gradscope.sweep.api import sweep_problem
     from gradscope.sweep.report import suggestion, sweep_section
 
-    problem = load_problem(model, settings)
-    with stop_on_sigint() as stop, step_progress(options.planned_steps(), "sweeping", quiet) as on_step:
-        result = sweep_problem(problem, settings, options, should_stop=stop, on_block=lambda n, v: on_step(n - 1, v))
+    with stop_on_sigint(timeout) as stop:  # --timeout covers loading too
+        problem = load_problem(model, settings)
+        with step_progress(options.planned_steps(), "sweeping", quiet) as on_step:
+            result = sweep_problem(problem, settings, options, should_stop=stop,
+                                   on_block=lambda n, v: on_step(n - 1, v))
     public = {**report_settings(settings, problem), "mode": options.mode, "rungs": options.rungs, "eta": options.eta,
               "num": options.points, "min_lr": options.min_lr, "max_lr": options.max_lr}
     public.pop("lr", None)  # a sweep has no single lr
@@ -81,21 +82,16 @@ def _run(model: str, settings, options, quiet: bool):
 
 
 def _write(report: dict, records: list, settings, plot: str | None) -> None:
-    from gradscope.atomic import write_atomic
+    from gradscope.outputs import text_file, write_files
     from gradscope.report import tidy_csv, to_json
 
-    written = []
-    if settings.json:
-        write_atomic(settings.json, to_json(report))
-        written.append(settings.json)
-    if settings.csv:
-        write_atomic(settings.csv, tidy_csv(records))
-        written.append(settings.csv)
-    if plot:
+    def png(path: str) -> None:
         from gradscope.render.sweep_view import write_png
 
-        write_png(report, plot)
-        written.append(plot)
+        write_png(report, path)
+
+    written = write_files([text_file("--json", settings.json, lambda: to_json(report)),
+                           text_file("--csv", settings.csv, lambda: tidy_csv(records)), ("--plot", plot, png)])
     for path in written:
         err.print(f"wrote {path}", style="dim")
 

@@ -94,7 +94,7 @@ class DatasetSource(Source):
         for i in range(min(n, len(self.dataset))):
             try:
                 items.append(self.dataset[i])
-            except Exception as exc:
+            except (Exception, SystemExit) as exc:
                 raise user_error(exc, f"loading sample {i} from the Dataset returned by {self.origin}") from None
         return _as_pair(_collate(items, self.origin), self.origin)
 
@@ -199,7 +199,7 @@ def _guarded(iterable: Iterable, doing: str) -> Iterator:
             return
         except GradscopeError:
             raise
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             raise user_error(exc, doing) from None
         yield item
 
@@ -259,7 +259,7 @@ def _batch_size(value: object) -> str:
 
 
 def _tensor_pair(x: object, y: object, origin: str) -> TensorSource:
-    x, y = _to_tensor(x), _to_tensor(y)
+    x, y = _to_tensor(x, origin), _to_tensor(y, origin)
     if x.dim() == 0 or y.dim() == 0 or len(x) != len(y):
         raise GradscopeError(f"{origin} returned X and y of different lengths: X has {_len(x)} samples "
                              f"(shape {tuple(x.shape)}), y has {_len(y)} (shape {tuple(y.shape)})",
@@ -270,12 +270,28 @@ def _tensor_pair(x: object, y: object, origin: str) -> TensorSource:
     return TensorSource(x, y, desc)
 
 
-def _to_tensor(value: object) -> Tensor:
+def _to_tensor(value: object, origin: str) -> Tensor:
     if isinstance(value, Tensor):
-        return value
-    t = torch.as_tensor(value)
+        return _plain(value, origin)
+    try:
+        t = torch.as_tensor(value)
+    except (TypeError, ValueError, RuntimeError) as exc:  # numpy object arrays, ragged lists, strings
+        raise GradscopeError(f"{origin} returned data torch cannot turn into a tensor: {exc}",
+                             fix="return numbers: tensors, or numpy arrays of a numeric dtype "
+                                 "(e.g. np.asarray(x, dtype=np.float32))") from None
     # numpy's float64 default would clash with float32 model weights; the user did not choose it for torch
     return t.float() if t.dtype == torch.float64 else t
+
+
+def _plain(t: Tensor, origin: str) -> Tensor:
+    """A dense tensor with data in it: gradscope slices, shuffles and moves batches, which meta and sparse tensors
+    do not support (or not alike)."""
+    if t.is_meta:
+        raise GradscopeError(f"{origin} returned a tensor on the meta device, which holds no data",
+                             fix="return tensors with data, e.g. on the CPU")
+    if t.layout != torch.strided:
+        raise GradscopeError(f"{origin} returned a sparse tensor ({t.layout})", fix="return x.to_dense()")
+    return t
 
 
 def _len(t: Tensor) -> str:

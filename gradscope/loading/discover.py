@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from gradscope.errors import GradscopeError
-from gradscope.loading.usercode import user_error
+from gradscope.loading.usercode import own_argv, user_error
 
 # The names gradscope looks for in a model file, in this order for the model.
 MODEL_BUILDER = "build_model"
@@ -82,10 +82,11 @@ def build_model(source: ModelSource, seed: int) -> nn.Module:
     """A fresh model: seed torch's global RNG (it drives the initialisation), build, and check what came back."""
     torch.manual_seed(seed)
     try:
-        model = source.make()
+        with own_argv(source.shown):
+            model = source.make()
     except GradscopeError:
         raise
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # argparse's parse_args() exits on arguments it does not know
         raise user_error(exc, f"calling {source.label}",
                          fix=f"gradscope calls {source.label} with no arguments; the traceback shows where it failed")
     if not isinstance(model, nn.Module):

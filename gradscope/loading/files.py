@@ -102,6 +102,7 @@ def _target_tensor(column, name: str, path: Path) -> tuple[Tensor, str]:
     import numpy as np
     from pandas.api.types import is_bool_dtype, is_integer_dtype, is_numeric_dtype
 
+    _refuse_labels_with_gaps(column, name, path)
     if is_integer_dtype(column) and not is_bool_dtype(column) and not column.isna().any():
         labels = torch.from_numpy(column.to_numpy(dtype="int64", copy=True))
         return labels, f"int64 class labels, {column.nunique()} distinct"
@@ -109,3 +110,18 @@ def _target_tensor(column, name: str, path: Path) -> tuple[Tensor, str]:
         return torch.from_numpy(column.to_numpy(dtype="float32", na_value=np.nan, copy=True)), "float32 values"
     raise GradscopeError(f"the target column {name!r} in {path} is not numeric ({column.dtype})",
                          fix="encode classes as integers 0..C-1, or give numeric regression targets")
+
+
+def _refuse_labels_with_gaps(column, name: str, path: Path) -> None:
+    """Integer labels with an empty cell: pandas reads the whole column as floats (NaN for the gap), which would
+    silently turn a classification task into a regression one."""
+    from pandas.api.types import is_numeric_dtype
+
+    missing = column.isna()
+    present = column[~missing]
+    if not missing.any() or not is_numeric_dtype(column) or present.empty or not (present % 1 == 0).all():
+        return
+    rows = [str(i + 2) for i in column.index[missing][:5]]  # the file's line: the header is line 1
+    raise GradscopeError(f"the target column {name!r} in {path} has {int(missing.sum())} empty cell(s) (line "
+                         f"{', '.join(rows)}{', ...' if missing.sum() > 5 else ''}) among integer class labels: "
+                         "they would be read as floats", fix="fill in those labels or drop those rows")

@@ -73,7 +73,7 @@ class UserLoss:
             value = self.fn(output, target)
         except GradscopeError:
             raise
-        except Exception as exc:
+        except (Exception, SystemExit) as exc:
             raise user_error(exc, f"calling loss_fn(output, target) from {self.shown} "
                                   f"(output {_shape(output)}, target {_shape(target)})") from None
         return check_scalar(value, output, f"loss_fn in {self.shown}")

@@ -22,7 +22,7 @@ from gradscope.loading.discover import (DATA_FUNCTION, LOSS_FUNCTION, ModelSourc
                                         find_function, find_model)
 from gradscope.loading.synthetic import (SYNTHETIC_SAMPLES, describe_layer, expected_input, first_layer,
                                          infer_inputs, is_seq_first, teacher_targets)
-from gradscope.loading.usercode import import_file, parse_spec, user_error
+from gradscope.loading.usercode import import_file, own_argv, parse_spec, user_error
 from gradscope.settings import Settings
 
 # The probe forward pass runs on this many samples (two, so that BatchNorm works in train mode).
@@ -70,6 +70,11 @@ def load_problem(spec: str, settings: Settings) -> Problem:
     """Import SPEC (PATH.py or PATH.py:NAME), resolve model, data and loss; user mistakes raise GradscopeError."""
     path, name = parse_spec(spec)
     shown = spec[: -len(name) - 1] if name else spec
+    with own_argv(shown):  # get_data() and the rest see their own file's argv, not gradscope's
+        return _load(spec, settings, path, name, shown)
+
+
+def _load(spec: str, settings: Settings, path, name: str | None, shown: str) -> Problem:
     module = import_file(path, shown)
     model_source = find_model(module, name, shown)
     model = build_model(model_source, settings.seed)
@@ -106,7 +111,8 @@ def _data_and_probe(module: ModuleType, shown: str, settings: Settings, model: n
 def _synthetic(model: nn.Module, layer_name: str, layer: nn.Module, layout: Layout, seed: int):
     gen = torch.Generator().manual_seed(seed)
     inputs = infer_inputs(layer_name, layer, SYNTHETIC_SAMPLES, gen)
-    x = inputs.x[:PROBE_SAMPLES]
+    to_model = _float_cast(model)  # float16/bfloat16/float64 models get data in their own dtype
+    x = to_model(inputs.x[:PROBE_SAMPLES])
     output = _probe(model, x.transpose(0, 1) if layout.x_seq_first else x, x, (layer_name, layer),
                     f"synthetic data: {inputs.shape_desc}")
     try:
@@ -123,7 +129,14 @@ def _synthetic(model: nn.Module, layer_name: str, layer: nn.Module, layout: Layo
             f"{inputs.shape_desc}, {targets.detail}")
     if layout.x_seq_first:
         desc += ", batches (seq, batch, ...) as batch_first=False asks"
-    return TensorSource(inputs.x, targets.y, desc, layout), output
+    return TensorSource(to_model(inputs.x), to_model(targets.y), desc, layout), output
+
+
+def _float_cast(model: nn.Module) -> Callable[[Tensor], Tensor]:
+    """Floating tensors to the dtype of the model's first floating parameter (integer tensors, e.g. class labels
+    and token ids, as they are). The teacher that makes the targets still computes in float32."""
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+    return lambda t: t.to(dtype) if t.is_floating_point() else t
 
 
 def _seq_first_output(output: object, layout: Layout, x: Tensor) -> bool:
@@ -143,7 +156,7 @@ def _probe(model: nn.Module, batch: Tensor, samples: Tensor, first: tuple[str, n
     try:
         with torch.random.fork_rng(devices=[]), torch.no_grad():
             return model(batch)
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:  # sys.exit() in forward is the user's error, not the end of gradscope
         err = user_error(exc, f"running the model's forward pass on a batch of shape {tuple(batch.shape)}")
         raise GradscopeError(
             f"{err.message}\n  data samples have shape {tuple(samples.shape[1:])} ({data_label}); the model's "
@@ -158,7 +171,7 @@ def _call_user(fn: Callable, doing: str):
         return fn()
     except GradscopeError:
         raise
-    except Exception as exc:
+    except (Exception, SystemExit) as exc:
         raise user_error(exc, doing) from None
 
 

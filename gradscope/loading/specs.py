@@ -19,6 +19,8 @@ BUILTIN_DEFAULTS: dict[str, dict[str, float]] = {
 }
 # The smallest valid value of each option (noise is a float; the rest are integers).
 _OPTION_MINIMUM = {"samples": 1, "features": 1, "classes": 2, "targets": 1, "noise": 0.0}
+# samples x features floats are made in memory: a bound that fails with a message before torch fails to allocate.
+MAX_VALUES = 10**8
 
 
 def from_spec(spec: str, target: str | None, seed: int) -> TensorSource:
@@ -43,6 +45,10 @@ def parse_options(kind: str, text: str) -> dict[str, float]:
         if key not in options:
             raise GradscopeError(f"unknown option {key!r} for --data {kind}", fix=f"valid options are: {valid}")
         options[key] = _option_value(kind, key, raw if sep else "")
+    if options["samples"] * options["features"] > MAX_VALUES:
+        raise GradscopeError(f"--data {kind} with {options['samples']:,} samples x {options['features']:,} features "
+                             f"is more than {MAX_VALUES:,} numbers to hold in memory",
+                             fix="a diagnostic run needs a few thousand samples, e.g. samples=2000")
     return options
 
 
@@ -52,10 +58,11 @@ def _option_value(kind: str, key: str, raw: str) -> float:
         value = int(raw) if is_int else float(raw)
     except ValueError:
         value = None
-    if value is None or not math.isfinite(value) or value < _OPTION_MINIMUM[key]:
+    if value is None or not math.isfinite(value) or value < _OPTION_MINIMUM[key] or (is_int and value > MAX_VALUES):
         what = "an integer" if is_int else "a number"
         raise GradscopeError(f"invalid value {raw!r} for {key} in --data {kind}",
-                             fix=f"use {key}=N with N {what} >= {_OPTION_MINIMUM[key]:g}")
+                             fix=f"use {key}=N with N {what} >= {_OPTION_MINIMUM[key]:g}"
+                                 + (f" and <= {MAX_VALUES:,}" if is_int else ""))
     return value
 
 

@@ -12,7 +12,9 @@ import os
 import sys
 import traceback
 from pathlib import Path
+from contextlib import contextmanager
 from types import ModuleType
+from typing import Iterator
 
 from gradscope.errors import GradscopeError
 
@@ -60,7 +62,8 @@ def import_file(path: Path, shown: str) -> ModuleType:
     sys.modules[name] = module
     sys.path.insert(0, folder)
     try:
-        spec.loader.exec_module(module)
+        with own_argv(shown):
+            spec.loader.exec_module(module)
     except (Exception, SystemExit) as exc:
         fix = "fix the syntax at the line shown" if isinstance(exc, SyntaxError) else None
         raise user_error(exc, f"importing {shown}", fix=fix) from None
@@ -69,6 +72,18 @@ def import_file(path: Path, shown: str) -> ModuleType:
         if folder in sys.path:
             sys.path.remove(folder)
     return module
+
+
+@contextmanager
+def own_argv(shown: str) -> Iterator[None]:
+    """While the user's code runs, sys.argv is [their file], as if it were run alone: an argparse parser in it
+    must not read gradscope's own options (and exit on them)."""
+    saved = sys.argv
+    sys.argv = [shown]
+    try:
+        yield
+    finally:
+        sys.argv = saved
 
 
 def _safe(stem: str) -> str:

@@ -219,3 +219,13 @@ def run_view(report: dict[str, Any], run: dict[str, Any]) -> Group:
     if run.get("error"):
         parts.append(Panel(Text(run["error"]), title="the run stopped: error in the model's code", border_style="red"))
     return Group(*parts)
+
+
+def quiet_view(run: dict[str, Any]) -> Group:
+    """--quiet: the findings and, when the run ended early, why (a crash must never read as a healthy run)."""
+    parts: list[Any] = [findings_panel(run["findings"])]
+    if run.get("interrupted"):
+        parts.append(Text(f"interrupted after {run['steps_recorded']} steps: the report covers those", style="yellow"))
+    if run.get("error"):
+        parts.append(Panel(Text(run["error"]), title="the run stopped: error in the model's code", border_style="red"))
+    return Group(*parts)

@@ -29,7 +29,7 @@ from gradscope.sweep import grid, halving, scoring
 from gradscope.sweep.options import RANGE_MAX, RANGE_MIN, RANGE_STEPS, SweepOptions
 from gradscope.sweep.range_test import RangeResult, analyse, ramp, run_ramp
 from gradscope.sweep.runs import Context, GridRun, advance, batch_length, evaluate, joined
-from gradscope.training import to_device
+from gradscope.training import to_device, user_step
 from gradscope.sweep.runs import shuffle as shuffle_targets
 from gradscope.sweep.state import load_model_state
 
@@ -60,7 +60,8 @@ def run_sweep(ctx: Context, options: SweepOptions) -> SweepResult:
     """The whole sweep on the working model in `ctx` (which the caller restores afterwards)."""
     started = time.perf_counter()
     load_model_state(ctx.model, ctx.initial)
-    result = SweepResult(options, evaluate(ctx.model, ctx.loss_fn, ctx.eval_chunks)[0])
+    initial = user_step(lambda: evaluate(ctx.model, ctx.loss_fn, ctx.eval_chunks), 0, "evaluating the initial model")
+    result = SweepResult(options, initial[0])
     if options.mode == "range":
         _range_mode(ctx, options, result)
     else:
@@ -109,6 +110,9 @@ def range_test(ctx: Context, lo: float, hi: float, num: int, record: bool) -> tu
     result = analyse(lrs[:len(done.losses)], done.losses, done.gaps)
     if done.interrupted:
         result.status, result.reason = "interrupted", f"interrupted after {len(done.losses)} of {num} steps"
+    elif done.error:  # the ramp ends where the model failed; the steps before it still read as a curve
+        failed = f"the model raised at lr {lrs[len(done.losses)]:.1e}: {done.error}"
+        result.reason = "; ".join(filter(None, [result.reason, failed]))
     result.seconds = time.perf_counter() - started
     return result, recorded
 
@@ -182,7 +186,7 @@ def _new_runs(result: SweepResult, lrs: list[float]) -> list[GridRun]:
 
 
 def _score(run: GridRun, result: SweepResult) -> float:
-    if run.nonfinite_step is not None or scoring.is_diverged(run.loss, result.initial_loss):
+    if run.nonfinite_step is not None or run.error or scoring.is_diverged(run.loss, result.initial_loss):
         return math.inf
     return run.loss
 
@@ -212,7 +216,7 @@ def _climb(ctx: Context, runs: list[GridRun], rungs: list[halving.Rung], bars: l
 def _decide(result: SweepResult) -> scoring.Decision:
     final = result.schedule[-1].horizon
     outcomes = [scoring.Outcome(r.lr, r.loss, r.chunks, _score(r, result) == math.inf,
-                                r.steps >= final and r.nonfinite_step is None, r.shuffled) for r in result.runs]
+                                r.steps >= final and r.nonfinite_step is None and not r.error, r.shuffled) for r in result.runs]
     return scoring.decide(outcomes, result.initial, result.options.min_drop, final)
 
 

@@ -168,6 +168,7 @@ class Ramp:
     losses: list[float]  # raw, one per step run
     gaps: list[tuple[int, float]]  # (step, shuffled-target loss - loss) at the end of each block
     interrupted: bool
+    error: str | None = None  # the user's code raised at the step after the last loss; the ramp ended there
 
 
 class StopRule:
@@ -202,6 +203,8 @@ def run_ramp(model, optimizer, batches, loss_fn: Callable, lrs: Sequence[float],
     """
     import torch
 
+    from gradscope.training import UserStepError, user_step
+
     host: list[float] = []
     pending: list = []
     gaps: list[tuple[int, float]] = []
@@ -212,10 +215,15 @@ def run_ramp(model, optimizer, batches, loss_fn: Callable, lrs: Sequence[float],
         for group in optimizer.param_groups:
             group["lr"] = lr
         optimizer.zero_grad(set_to_none=True)
-        out = model(x)
-        loss = loss_fn(out, y)
-        loss.backward()
-        optimizer.step()
+        try:
+            out = user_step(lambda: model(x), step, "running the model in the range test")
+            loss = user_step(lambda: loss_fn(out, y), step, "computing the loss in the range test")
+            user_step(loss.backward, step, "running backward in the range test", output=out)
+            user_step(optimizer.step, step, "running optimizer.step() in the range test")
+        except UserStepError as error:
+            return Ramp(host + _read(pending), gaps, False, str(error))
+        except KeyboardInterrupt:  # raised by the user's code (or a second Ctrl-C): the steps before are kept
+            return Ramp(host + _read(pending), gaps, True)
         pending.append(loss.detach())
         if (step + 1) % check_every == 0:
             shuffled = shuffle(y) if shuffle is not None else None

@@ -21,7 +21,7 @@ from gradscope.errors import GradscopeError
 from gradscope.records import RunRecord
 from gradscope.sweep.range_test import CHECK_EVERY
 from gradscope.sweep.state import RunState, load_model_state
-from gradscope.training import to_device
+from gradscope.training import UserStepError, to_device, user_step
 
 Batch = tuple[Any, Any]
 # The evaluation set is split into this many equal chunks to measure the noise of the evaluation loss.
@@ -58,6 +58,7 @@ class GridRun:
     chunks: tuple[float, ...] = ()  # the latest evaluation, per chunk
     shuffled: tuple[float, ...] = ()  # the same outputs scored against shuffled targets, per chunk
     nonfinite_step: int | None = None  # the training loss turned NaN/Inf here; the run stopped
+    error: str | None = None  # the user's code raised at this lr; the run stopped (the others go on)
     interrupted: bool = False
     seconds: float = 0.0
 
@@ -70,7 +71,7 @@ def advance(run: GridRun, ctx: Context, horizon: int) -> None:
     """Train `run` from where it stands up to `horizon` steps (or until NaN / Ctrl-C), then evaluate it."""
     from gradscope.recording.watch import watch
 
-    if run.nonfinite_step is not None or run.steps >= horizon:
+    if run.nonfinite_step is not None or run.error or run.steps >= horizon:
         return
     started = time.perf_counter()
     model = ctx.model
@@ -85,8 +86,15 @@ def advance(run: GridRun, ctx: Context, horizon: int) -> None:
         _train(run, ctx, optimizer, horizon)
     run.segments.append(rec.record(meta={}))
     run.state = RunState.take(model, optimizer)
-    run.chunks, run.shuffled = evaluate(model, ctx.loss_fn, ctx.eval_chunks)
-    run.rung_losses[horizon] = run.loss
+    if run.error is None:  # a model that raised is not evaluated: it would raise again, and it scores as failed
+        try:
+            run.chunks, run.shuffled = user_step(lambda: evaluate(model, ctx.loss_fn, ctx.eval_chunks), run.steps,
+                                                 "evaluating the model in the sweep")
+            run.rung_losses[horizon] = run.loss
+        except UserStepError as error:
+            run.error = str(error)
+        except KeyboardInterrupt:
+            _interrupt(run, ctx)
     run.seconds += time.perf_counter() - started
 
 
@@ -101,9 +109,14 @@ def _train(run: GridRun, ctx: Context, optimizer: torch.optim.Optimizer, horizon
             break
         x, y = to_device(ctx.batches[step], ctx.device)
         optimizer.zero_grad(set_to_none=True)
-        loss = user_call(lambda: ctx.loss_fn(ctx.model(x), y), step)
-        loss.backward()
-        optimizer.step()
+        try:
+            loss = user_step_through(ctx, optimizer, x, y, step)
+        except UserStepError as error:
+            run.error = str(error)
+            break
+        except KeyboardInterrupt:
+            _interrupt(run, ctx)
+            break
         buffer[step - start] = loss.detach()
         run.steps, ctx.steps_done = step + 1, ctx.steps_done + 1
         if run.steps - start - checked == CHECK_EVERY or run.steps == horizon:
@@ -116,16 +129,24 @@ def _train(run: GridRun, ctx: Context, optimizer: torch.optim.Optimizer, horizon
                 break
 
 
+def _interrupt(run: GridRun, ctx: Context) -> None:
+    """KeyboardInterrupt from the user's code (or a second Ctrl-C): the sweep stops as on Ctrl-C, keeping its runs."""
+    ctx.should_stop = lambda: True
+    run.interrupted = True
+
+
+def user_step_through(ctx: Context, optimizer: torch.optim.Optimizer, x, y, step: int) -> torch.Tensor:
+    """One training step of the sweep (forward, loss, backward, optimizer.step), each part attributed to the user."""
+    output = user_step(lambda: ctx.model(x), step, "running the model in the sweep")
+    loss = user_step(lambda: ctx.loss_fn(output, y), step, "computing the loss in the sweep")
+    user_step(loss.backward, step, "running backward in the sweep", output=output)
+    user_step(optimizer.step, step, "running optimizer.step() in the sweep")
+    return loss
+
+
 def user_call(fn: Callable[[], torch.Tensor], step: int) -> torch.Tensor:
     """Run the user's forward and loss; their exceptions become a GradscopeError that names the step."""
-    from gradscope.loading.usercode import user_error
-
-    try:
-        return fn()
-    except GradscopeError:
-        raise
-    except Exception as exc:
-        raise user_error(exc, f"running the model at step {step} of the sweep") from None
+    return user_step(fn, step, "running the model in the sweep")
 
 
 def evaluate(model: nn.Module, loss_fn: Callable, chunks: list[tuple[Any, Any, Any]]
