@@ -11,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gradscope.render.format import SEVERITY_ICON, SEVERITY_STYLE, num, percent, sci
+from gradscope.render.layout import Column, FittingTable
 from gradscope.render.panels import facts_panel
 from gradscope.summary import numbers, summarize_layer, summarize_loss
 
@@ -68,21 +69,24 @@ def _buckets(values: list[Any], width: int) -> list[list[Any]]:
     return [values[i * n // width:(i + 1) * n // width] for i in range(width)]
 
 
-def layer_table(run: dict[str, Any]) -> Table:
+# Narrow consoles drop whole columns in this order (the bar repeats the median; first/last are the median's context).
+LAYER_COLUMNS = (Column("#"), Column("layer", "left"), Column("type", "left", wraps=True, wrap_width=12),
+                 Column("first"), Column("median"), Column("last"), Column("upd/param"),
+                 Column("log10 median |g|", "left"))
+LAYER_DROP_ORDER = (("log10 median |g|",), ("first", "last"), ("#",))
+
+
+def layer_table(run: dict[str, Any]) -> FittingTable:
     """One row per layer in forward order; the last column draws log10 of the median gradient norm as a bar."""
     summaries = [summarize_layer(layer) for layer in run["layers"]]
     flagged = _layers_with_findings(run)
     logs = [math.log10(s.median) for s in summaries if s.median and s.median > 0]
     lo, hi = (min(logs), max(logs)) if logs else (0.0, 0.0)
-    table = Table(title="gradient norms per layer (forward order, input → output)", title_justify="left")
-    for name, justify in (("#", "right"), ("layer", "left"), ("type", "left"), ("first", "right"),
-                          ("median", "right"), ("last", "right"), ("upd/param", "right"), ("log10 median |g|", "left")):
-        table.add_column(name, justify=justify, no_wrap=name != "layer")
-    for i, s in enumerate(summaries):
-        style = SEVERITY_STYLE.get(flagged.get(s.name, ""), "")
-        table.add_row(str(i), Text(s.name, style=style), s.type, sci(s.first), sci(s.median), sci(s.last),
-                      sci(s.update_ratio), _bar(s.median, lo, hi))
-    return table
+    rows = [[str(i), Text(s.name, style=SEVERITY_STYLE.get(flagged.get(s.name, ""), "")), s.type, sci(s.first),
+             sci(s.median), sci(s.last), sci(s.update_ratio), _bar(s.median, lo, hi)]
+            for i, s in enumerate(summaries)]
+    return FittingTable("gradient norms per layer (forward order, input → output)", LAYER_COLUMNS, rows,
+                        LAYER_DROP_ORDER)
 
 
 def _bar(value: float | None, lo: float, hi: float, width: int = 20) -> Text:

@@ -11,10 +11,10 @@ from typing import Any, Sequence
 
 from rich.console import Group
 from rich.panel import Panel
-from rich.table import Table
 from rich.text import Text
 
 from gradscope.render.format import num, sci
+from gradscope.render.layout import Column, FittingTable
 from gradscope.render.panels import facts_panel
 
 PLOT_WIDTH, PLOT_HEIGHT = 64, 12
@@ -50,8 +50,9 @@ def text_plot(xs: Sequence[float], series: Sequence[tuple[Sequence[float], str]]
         if lr and lr > 0 and x0 <= math.log10(lr) <= x1:
             marker[col(lr)] = MARKS.get(name, "?")
     lines.append(" " * pad + "  " + "".join(marker).rstrip())
-    left, right = f"lr {10 ** x0:.0e}", f"{10 ** x1:.0e}"
-    lines.append(" " * pad + "  " + left + " " * max(1, width - len(left) - len(right)) + right + "  (log scale)")
+    # "(log scale)" inside the axis width: the plot fits 80 columns with its panel
+    left, right = f"lr {10 ** x0:.0e}  (log scale)", f"{10 ** x1:.0e}"
+    lines.append(" " * pad + "  " + left + " " * max(1, width - len(left) - len(right)) + right)
     return lines
 
 
@@ -83,23 +84,23 @@ def grid_plot(sweep: dict[str, Any], suggestion: dict[str, Any]) -> Panel:
                  title_align="left")
 
 
-def grid_table(sweep: dict[str, Any], suggestion: dict[str, Any]) -> Table:
-    horizons = [r["horizon"] for r in sweep["schedule"]]
-    table = Table(title=f"learning rates (initial evaluation loss {num(sweep['initial_eval_loss'])})",
-                  title_justify="left")
-    for name in ["lr", *[f"loss@{h}" for h in horizons], "eval loss", "regret", "diverged", "max |g|", "findings"]:
-        table.add_column(name, justify="left" if name in ("lr", "findings", "diverged") else "right",
-                         no_wrap=name != "findings")
+def grid_table(sweep: dict[str, Any], suggestion: dict[str, Any]) -> FittingTable:
+    """One row per learning rate; a narrow console loses max |g|, then regret, then the rung losses (never the lr)."""
+    rungs = [f"loss@{r['horizon']}" for r in sweep["schedule"]]
+    columns = [Column("lr", "left"), *(Column(name) for name in rungs), Column("eval loss"), Column("regret"),
+               Column("diverged", "left"), Column("max |g|"), Column("findings", "left")]
     best, fast = suggestion.get("lr"), suggestion.get("fast_lr")
+    rows, styles = [], []
     for r in sweep["table"]:
         tag = " *" if r["lr"] == best else (" f" if r["lr"] == fast else "")
-        style = "bold green" if tag == " *" else ("red" if r["diverged"] else "")
+        styles.append("bold green" if tag == " *" else ("red" if r["diverged"] else None))
         diverged = ("at step " + str(r["nonfinite_step"]) if r["nonfinite_step"] is not None else "yes") \
             if r["diverged"] else "no"
-        table.add_row(Text(f"{r['lr']:.2e}{tag}", style=style), *[num(v) for v in r["rung_losses"]],
-                      num(r["eval_loss"]), num(r["regret"]) if r["regret"] is not None else "-", diverged,
-                      sci(r["max_grad_norm"]), ", ".join(dict.fromkeys(r["findings"])) or "-")
-    return table
+        rows.append([f"{r['lr']:.2e}{tag}", *[num(v) for v in r["rung_losses"]], num(r["eval_loss"]),
+                     num(r["regret"]) if r["regret"] is not None else "-", diverged, sci(r["max_grad_norm"]),
+                     "\n".join(dict.fromkeys(r["findings"])) or "-"])  # one id a line: ids are never split
+    return FittingTable(f"learning rates (initial evaluation loss {num(sweep['initial_eval_loss'])})", columns, rows,
+                        (("max |g|",), ("regret",), tuple(rungs)), styles)
 
 
 def blowups(sweep: dict[str, Any]) -> Text | None:
