@@ -13,6 +13,7 @@ import typer
 from gradscope.cli import options as o
 from gradscope.cli.app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, app, err, guarded, out
 from gradscope.cli.ci_output import check_ci_options, print_annotations, write_junit
+from gradscope.cli.html_output import check_html, write_html
 
 Script = Annotated[str, typer.Argument(help="The training script, PATH.py (or with -m, a module name).",
                                        metavar="SCRIPT", show_default=False)]
@@ -29,7 +30,7 @@ SCRIPT_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True, "allow_
 @app.command(context_settings=SCRIPT_ARGS)
 def run(
     script: Script, args: ScriptArgs = None, max_steps: MaxSteps = None, module: Module = False,
-    json: o.Json = None, csv: o.Csv = None, config: o.Config = None, stats_every: o.StatsEvery = None,
+    json: o.Json = None, csv: o.Csv = None, html: o.Html = None, config: o.Config = None, stats_every: o.StatsEvery = None,
     threshold: o.Threshold = None, ignore: o.Ignore = None, fail_on: o.FailOn = None, junit: o.Junit = None,
     format: o.Format = "text", quiet: o.Quiet = False,
 ) -> None:
@@ -41,18 +42,18 @@ def run(
     report for the steps recorded). Under torchrun, rank 0 reports and the other ranks write nothing.
     """
     flags = dict(json=json, csv=csv, stats_every=stats_every, ignore=ignore, fail_on=fail_on)
-    ci = (junit, format)
+    ci = (junit, format, html)
     guarded(lambda: _run(script, tuple(args or ()), module, max_steps, flags, config, threshold, ci, quiet))
 
 
 def _run(script: str, args: tuple[str, ...], module: bool, max_steps, flags: dict, config, thresholds,
-         ci: tuple[str | None, str], quiet: bool) -> int:
+         ci: tuple[str | None, str, str | None], quiet: bool) -> int:
     from gradscope import pipeline
     from gradscope.errors import GradscopeError
     from gradscope.rules import validate_rule_ids
     from gradscope.scriptwatch import ScriptTarget, watch_script
 
-    junit, fmt = ci
+    junit, fmt, html = ci
     check_ci_options(junit, fmt)
     from gradscope.settings import LONG_RUN_STATS_EVERY, Settings
 
@@ -60,13 +61,14 @@ def _run(script: str, args: tuple[str, ...], module: bool, max_steps, flags: dic
     settings = o.settings_from(flags, config, thresholds, base=Settings(stats_every=LONG_RUN_STATS_EVERY))
     validate_rule_ids(settings.ignore)  # before the script runs, not after
     o.check_outputs(settings)
+    check_html(html)
     outcome = watch_script(ScriptTarget(script, args, module), settings, max_steps)
     if outcome.ending.traceback:  # on every rank, as Python itself would print it
         err.print(outcome.ending.traceback, markup=False, highlight=False, soft_wrap=True)
     if not outcome.reporting:
         return EXIT_USAGE if outcome.error else EXIT_OK
     gate = _gate(outcome, settings)
-    written = pipeline.write_outputs(outcome, settings)
+    written = pipeline.write_outputs(outcome, settings) + write_html(html, outcome.report)
     findings = [f for run in outcome.report["runs"] for f in run["findings"]]
     write_junit(junit, f"gradscope run {script}", gate.checks, written)
     for path in written:

@@ -8,6 +8,7 @@ import typer
 
 from gradscope.cli import options as o
 from gradscope.cli.app import EXIT_INTERRUPTED, EXIT_OK, app, err, guarded, out
+from gradscope.cli.html_output import check_html, write_html
 from gradscope.cli.progress import step_progress
 
 Mode = Annotated[str, typer.Option("--mode", help="grid (train K lrs with successive halving) | range (one "
@@ -28,7 +29,7 @@ def sweep_lr(
     rungs: Rungs = 3, eta: Eta = 2, steps: o.Steps = None, batch_size: o.BatchSize = None,
     optimizer: o.Optimizer = None, momentum: o.Momentum = None, seed: o.Seed = None, device: o.Device = None,
     data: o.Data = None, target: o.TargetColumn = None, loss: o.Loss = None, json: o.Json = None, csv: o.Csv = None,
-    plot: Plot = None, config: o.Config = None, threshold: o.Threshold = None, ignore: o.Ignore = None,
+    plot: Plot = None, html: o.Html = None, config: o.Config = None, threshold: o.Threshold = None, ignore: o.Ignore = None,
     quiet: o.Quiet = False,
 ) -> None:
     """Find a learning rate for MODEL: K log-spaced lrs trained from the same start with successive halving and
@@ -37,10 +38,11 @@ def sweep_lr(
     flags = dict(steps=steps, batch_size=batch_size, optimizer=optimizer, momentum=momentum, seed=seed,
                  device=device, data=data, target=target, loss=loss, json=json, csv=csv, ignore=ignore)
     sweep = dict(mode=mode, min_lr=min_lr, max_lr=max_lr, num=num, rungs=rungs, eta=eta)
-    guarded(lambda: _sweep(model, flags, sweep, config, threshold, quiet, plot))
+    guarded(lambda: _sweep(model, flags, sweep, config, threshold, quiet, plot, html))
 
 
-def _sweep(model: str, flags: dict, sweep: dict, config, thresholds, quiet: bool, plot: str | None) -> int:
+def _sweep(model: str, flags: dict, sweep: dict, config, thresholds, quiet: bool, plot: str | None,
+           html: str | None = None) -> int:
     from gradscope.atomic import check_output_path
     from gradscope.sweep.options import SweepOptions
 
@@ -48,11 +50,12 @@ def _sweep(model: str, flags: dict, sweep: dict, config, thresholds, quiet: bool
     options = SweepOptions(steps=settings.steps, seed=settings.seed, thresholds=settings.thresholds,
                            ignore=tuple(settings.ignore), **sweep).validate()
     o.check_outputs(settings)
+    check_html(html)
     if plot:
         check_output_path(plot, "--plot")
         _require_matplotlib()
     report, records = _run(model, settings, options, quiet)
-    _write(report, records, settings, plot)
+    _write(report, records, settings, plot, html)
     from gradscope.render.sweep_view import answer, sweep_view
 
     # --quiet: only the answer (the learning rate, or why there is none)
@@ -80,7 +83,7 @@ def _run(model: str, settings, options, quiet: bool):
     return report, result.records
 
 
-def _write(report: dict, records: list, settings, plot: str | None) -> None:
+def _write(report: dict, records: list, settings, plot: str | None, html: str | None = None) -> None:
     from gradscope.atomic import write_atomic
     from gradscope.report import tidy_csv, to_json
 
@@ -96,6 +99,7 @@ def _write(report: dict, records: list, settings, plot: str | None) -> None:
 
         write_png(report, plot)
         written.append(plot)
+    written += write_html(html, report)
     for path in written:
         err.print(f"wrote {path}", style="dim")
 

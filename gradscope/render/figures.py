@@ -1,0 +1,147 @@
+"""The HTML report's figures, drawn with matplotlib (the optional `plot` extra) and returned as PNG data: URIs.
+
+matplotlib is imported here only, and only when `--html` asks for a report, with the Agg backend (no display).
+Every figure reads the report dict; the only arithmetic is what a picture needs (log10 for the heatmap's shade,
+update norm / parameter norm per step, the same ratio the per-layer table summarises).
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+import math
+from typing import Any, Sequence
+
+from gradscope.errors import GradscopeError
+from gradscope.report import decode_number
+
+INSTALL = 'pip install "gradscope[plot]"'
+
+
+def pyplot():
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        raise GradscopeError("--html needs matplotlib, which is not installed",
+                             fix=f"{INSTALL} (or pip install matplotlib), or drop --html") from None
+    return plt
+
+
+def data_uri(fig) -> str:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=96, bbox_inches="tight")
+    pyplot().close(fig)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def _values(series: Sequence[Any]) -> list[float]:
+    """Decoded numbers, with NaN where nothing was measured so that lines break instead of joining over gaps."""
+    return [math.nan if v is None else v for v in (decode_number(x) for x in series)]
+
+
+def loss_curves(curves: dict[str, Sequence[Any]], title: str = "training loss") -> str:
+    fig, ax = pyplot().subplots(figsize=(7, 3))
+    for name, losses in curves.items():
+        values = _values(losses)
+        ax.plot(range(len(values)), values, label=name, linewidth=1.2)
+        bad = [i for i, v in enumerate(values) if not math.isfinite(v) and decode_number(losses[i]) is not None]
+        if bad:
+            ax.axvline(bad[0], color="red", linestyle=":", linewidth=1)
+            ax.annotate("non-finite", (bad[0], 1), xycoords=("data", "axes fraction"), color="red", fontsize=8,
+                        va="top")
+    ax.set_xlabel("step")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    if len(curves) > 1:
+        ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return data_uri(fig)
+
+
+def grad_heatmap(layers: list[dict[str, Any]]) -> str:
+    """Rows: layers in forward order; columns: steps; colour: log10 of the layer's gradient norm."""
+    rows = [[math.log10(v) if math.isfinite(v) and v > 0 else math.nan for v in _values(layer["grad_norm"])]
+            for layer in layers]
+    width = max((len(r) for r in rows), default=0)
+    grid = [r + [math.nan] * (width - len(r)) for r in rows]
+    fig, ax = pyplot().subplots(figsize=(7, 0.6 + 0.28 * max(3, len(rows))))
+    image = ax.imshow(grid or [[math.nan]], aspect="auto", interpolation="nearest", cmap="viridis")
+    ax.set_yticks(range(len(layers)), [layer["name"] for layer in layers], fontsize=7)
+    ax.set_xlabel("step")
+    ax.set_title("log10 gradient norm per layer (blank: not measured, zero or non-finite)")
+    fig.colorbar(image, ax=ax, label="log10 |g|")
+    return data_uri(fig)
+
+
+def layer_lines(layers: list[dict[str, Any]], series, title: str, ylabel: str) -> str:
+    """One line per layer on a log scale; `series(layer)` gives its values per step."""
+    fig, ax = pyplot().subplots(figsize=(7, 3.2))
+    for layer in layers:
+        values = [v if math.isfinite(v) and v > 0 else math.nan for v in series(layer)]
+        ax.plot(range(len(values)), values, label=layer["name"], linewidth=1, marker="." if len(values) < 40 else "")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.grid(alpha=0.3, which="both")
+    if len(layers) <= 12:
+        ax.legend(fontsize=7, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    return data_uri(fig)
+
+
+def grad_lines(layers: list[dict[str, Any]]) -> str:
+    return layer_lines(layers, lambda layer: _values(layer["grad_norm"]), "gradient norm per layer", "|g|")
+
+
+def update_ratio_lines(layers: list[dict[str, Any]]) -> str:
+    def ratios(layer):
+        return [u / p if p and math.isfinite(p) else math.nan
+                for u, p in zip(_values(layer["update_norm"]), _values(layer["param_norm"]))]
+    return layer_lines(layers, ratios, "update / weight ratio per layer (measured steps)", "|Δw| / |w|")
+
+
+def lr_curve(points: dict[str, tuple[Sequence[float], Sequence[Any]]], marks: dict[str, float], title: str) -> str:
+    """Loss against learning rate (log x); `points` maps a label to (lrs, losses); `marks` are vertical lines."""
+    fig, ax = pyplot().subplots(figsize=(7, 3.5))
+    for label, (lrs, losses) in points.items():
+        ax.plot(lrs, _values(losses), "o-" if len(lrs) < 20 else "-", label=label, linewidth=1.2, markersize=4)
+    for name, lr in marks.items():
+        ax.axvline(lr, linestyle="--", linewidth=0.8, color="gray")
+        ax.annotate(f"{name} {lr:.1e}", (lr, 1), xycoords=("data", "axes fraction"), rotation=90, fontsize=7,
+                    va="top")
+    ax.set_xscale("log")
+    ax.set_xlabel("learning rate")
+    ax.set_ylabel("loss")
+    ax.set_title(title)
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3, which="both")
+    return data_uri(fig)
+
+
+def comparison_bars(rows: list[dict[str, Any]]) -> str:
+    """Per variant: the median first-layer and last-layer gradient norms (log scale) and the final loss."""
+    plt = pyplot()
+    names = [r["variant"] for r in rows]
+    median = lambda r, key: decode_number(r[key].get("median"))  # noqa: E731
+    fig, (grads, losses) = plt.subplots(1, 2, figsize=(9, 0.8 + 0.35 * max(3, len(rows))), sharey=True)
+    ys = range(len(rows))
+    for offset, key, label in ((-0.2, "first_grad", "|g| first layer"), (0.2, "last_grad", "|g| last layer")):
+        values = [median(r, key) for r in rows]
+        grads.barh([y + offset for y in ys], [v if v and math.isfinite(v) and v > 0 else math.nan for v in values],
+                   height=0.4, label=label)
+    grads.set_xscale("log")
+    grads.set_yticks(list(ys), names, fontsize=8)
+    grads.invert_yaxis()
+    grads.set_title("gradient norm (median over steps)")
+    grads.legend(fontsize=7)
+    finals = [median(r, "final_loss") for r in rows]
+    losses.barh(list(ys), [v if v is not None and math.isfinite(v) else math.nan for v in finals],
+                color=["#2e7d32" if r["best"] else "#90a4ae" for r in rows])
+    for y, v in zip(ys, finals):
+        if v is None or not math.isfinite(v):
+            losses.annotate("NaN/Inf" if v is not None else "not run", (0, y), color="red", fontsize=8, va="center")
+    losses.set_title("final loss (best in green)")
+    return data_uri(fig)
