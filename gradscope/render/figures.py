@@ -43,7 +43,7 @@ def _values(series: Sequence[Any]) -> list[float]:
 
 
 def loss_curves(curves: dict[str, Sequence[Any]], title: str = "training loss") -> str:
-    fig, ax = pyplot().subplots(figsize=(7, 3))
+    fig, ax = pyplot().subplots(figsize=(5.4, 3.2))
     for name, losses in curves.items():
         values = _values(losses)
         ax.plot(range(len(values)), values, label=name, linewidth=1.2)
@@ -52,6 +52,7 @@ def loss_curves(curves: dict[str, Sequence[Any]], title: str = "training loss") 
             ax.axvline(bad[0], color="red", linestyle=":", linewidth=1)
             ax.annotate("non-finite", (bad[0], 1), xycoords=("data", "axes fraction"), color="red", fontsize=8,
                         va="top")
+    _log_if_wide(ax, [v for losses in curves.values() for v in _values(losses)])
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.set_title(title)
@@ -61,27 +62,37 @@ def loss_curves(curves: dict[str, Sequence[Any]], title: str = "training loss") 
     return data_uri(fig)
 
 
+def _log_if_wide(ax, values: list[float]) -> None:
+    """A loss that spans more than two decades (a diverging run) would flatten the others: log scale then."""
+    positive = [v for v in values if math.isfinite(v) and v > 0]
+    if positive and min(positive) * 100 < max(positive):
+        ax.set_yscale("log")
+
+
 def grad_heatmap(layers: list[dict[str, Any]]) -> str:
     """Rows: layers in forward order; columns: steps; colour: log10 of the layer's gradient norm."""
     rows = [[math.log10(v) if math.isfinite(v) and v > 0 else math.nan for v in _values(layer["grad_norm"])]
             for layer in layers]
     width = max((len(r) for r in rows), default=0)
     grid = [r + [math.nan] * (width - len(r)) for r in rows]
-    fig, ax = pyplot().subplots(figsize=(7, 0.6 + 0.28 * max(3, len(rows))))
+    fig, ax = pyplot().subplots(figsize=(5.4, max(3.2, 0.6 + 0.2 * len(rows))))
     image = ax.imshow(grid or [[math.nan]], aspect="auto", interpolation="nearest", cmap="viridis")
     ax.set_yticks(range(len(layers)), [layer["name"] for layer in layers], fontsize=7)
     ax.set_xlabel("step")
-    ax.set_title("log10 gradient norm per layer (blank: not measured, zero or non-finite)")
+    ax.set_title("log10 gradient norm, layers input → output\n(blank: not measured, zero or non-finite)", fontsize=10)
     fig.colorbar(image, ax=ax, label="log10 |g|")
     return data_uri(fig)
 
 
 def layer_lines(layers: list[dict[str, Any]], series, title: str, ylabel: str) -> str:
     """One line per layer on a log scale; `series(layer)` gives its values per step."""
-    fig, ax = pyplot().subplots(figsize=(7, 3.2))
-    for layer in layers:
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(5.4, 3.2))
+    colours = plt.get_cmap("viridis")  # by depth, as in the heatmap: dark at the input, yellow at the output
+    for i, layer in enumerate(layers):
         values = [v if math.isfinite(v) and v > 0 else math.nan for v in series(layer)]
-        ax.plot(range(len(values)), values, label=layer["name"], linewidth=1, marker="." if len(values) < 40 else "")
+        ax.plot(range(len(values)), values, label=layer["name"], linewidth=1, marker="." if len(values) < 40 else "",
+                color=colours(i / max(1, len(layers) - 1) * 0.9))
     ax.set_yscale("log")
     ax.set_xlabel("step")
     ax.set_ylabel(ylabel)
@@ -100,7 +111,7 @@ def update_ratio_lines(layers: list[dict[str, Any]]) -> str:
     def ratios(layer):
         return [u / p if p and math.isfinite(p) else math.nan
                 for u, p in zip(_values(layer["update_norm"]), _values(layer["param_norm"]))]
-    return layer_lines(layers, ratios, "update / weight ratio per layer (measured steps)", "|Δw| / |w|")
+    return layer_lines(layers, ratios, "update / weight ratio per layer", "|Δw| / |w|")
 
 
 def lr_curve(points: dict[str, tuple[Sequence[float], Sequence[Any]]], marks: dict[str, float], title: str) -> str:
@@ -108,10 +119,14 @@ def lr_curve(points: dict[str, tuple[Sequence[float], Sequence[Any]]], marks: di
     fig, ax = pyplot().subplots(figsize=(7, 3.5))
     for label, (lrs, losses) in points.items():
         ax.plot(lrs, _values(losses), "o-" if len(lrs) < 20 else "-", label=label, linewidth=1.2, markersize=4)
+    names: dict[float, list[str]] = {}
     for name, lr in marks.items():
+        names.setdefault(lr, []).append(name)  # one line and one label per lr ("best = fast 2.7e-01")
+    for lr, same in names.items():
         ax.axvline(lr, linestyle="--", linewidth=0.8, color="gray")
-        ax.annotate(f"{name} {lr:.1e}", (lr, 1), xycoords=("data", "axes fraction"), rotation=90, fontsize=7,
-                    va="top")
+        ax.annotate(f"{' = '.join(same)} {lr:.1e}", (lr, 0.98), xycoords=("data", "axes fraction"), rotation=90,
+                    fontsize=7, va="top", ha="right")
+    _log_if_wide(ax, [v for _, losses in points.values() for v in _values(losses)])
     ax.set_xscale("log")
     ax.set_xlabel("learning rate")
     ax.set_ylabel("loss")
@@ -136,7 +151,7 @@ def comparison_bars(rows: list[dict[str, Any]]) -> str:
     grads.set_yticks(list(ys), names, fontsize=8)
     grads.invert_yaxis()
     grads.set_title("gradient norm (median over steps)")
-    grads.legend(fontsize=7)
+    grads.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=2)
     finals = [median(r, "final_loss") for r in rows]
     losses.barh(list(ys), [v if v is not None and math.isfinite(v) else math.nan for v in finals],
                 color=["#2e7d32" if r["best"] else "#90a4ae" for r in rows])

@@ -25,7 +25,8 @@ h3{margin-bottom:.3em}.meta{color:#666;font-size:.9em}
 table{border-collapse:collapse;margin:.6em 0;font-size:.92em}
 th,td{border:1px solid #ddd;padding:.25em .6em;text-align:left;vertical-align:top}th{background:#f4f4f4}
 td.n{text-align:right;font-family:ui-monospace,monospace;white-space:nowrap}
-.figs{display:flex;flex-wrap:wrap;gap:.6em}.figs img{max-width:100%;border:1px solid #eee}
+.figs{display:grid;grid-template-columns:repeat(auto-fill,minmax(500px,1fr));gap:.6em}
+.figs img{max-width:100%;border:1px solid #eee}
 .finding{border-left:4px solid #999;padding:.3em .8em;margin:.6em 0;background:#fafafa}
 .error{border-color:#c62828}.warning{border-color:#ef8f00}.info{border-color:#1565c0}
 .passed{color:#2e7d32}.failed{color:#c62828;font-weight:bold}.skipped{color:#888}.best{background:#e8f5e9}
@@ -154,9 +155,9 @@ def _run_section(run: dict[str, Any], report: dict[str, Any]) -> str:
         figs += [(figures.grad_heatmap(layers), "gradient norm heatmap"),
                  (figures.grad_lines(layers), "gradient norm per layer"),
                  (figures.update_ratio_lines(layers), "update/weight ratio per layer")]
+    parts.append(_findings(run["findings"]))  # the diagnosis first, then the pictures and numbers behind it
     parts.append("<div class=\"figs\">" + "".join(_img(uri, alt) for uri, alt in figs) + "</div>")
     parts.append(_layer_table(layers))
-    parts.append(_findings(run["findings"]))
     return "".join(parts)
 
 
