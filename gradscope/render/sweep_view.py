@@ -56,6 +56,18 @@ def text_plot(xs: Sequence[float], series: Sequence[tuple[Sequence[float], str]]
     return lines
 
 
+def legend_lines(items: list[str], width: int) -> list[str]:
+    """Legend entries joined three spaces apart, wrapped between entries (never between a mark and its lr)."""
+    lines = [""]
+    for item in items:
+        joined = f"{lines[-1]}   {item}" if lines[-1] else item
+        if len(joined) <= width or not lines[-1]:
+            lines[-1] = joined
+        else:
+            lines.append(item)
+    return lines
+
+
 def range_plot(range_test: dict[str, Any]) -> Panel:
     losses, smoothed = _floats(range_test["losses"]), _floats(range_test["smoothed"])
     finite = [v for v in smoothed if math.isfinite(v)]
@@ -63,8 +75,8 @@ def range_plot(range_test: dict[str, Any]) -> Panel:
     cap = max(finite[0], min(finite) * range_test.get("stop_factor", 4.0)) if finite else None
     marks = {k: v for k, v in range_test["candidates"].items()}
     lines = text_plot(range_test["lrs"], [(losses, "."), (smoothed, "o")], marks, y_cap=cap)
-    legend = ". raw loss   o smoothed   " + "   ".join(f"{MARKS[k]} {k} {v:.1e}" for k, v in marks.items()
-                                                        if k in MARKS)
+    items = [". raw loss", "o smoothed"] + [f"{MARKS[k]} {k} {v:.1e}" for k, v in marks.items() if k in MARKS]
+    legend = "\n".join(legend_lines(items, max(len(line) for line in lines)))
     return Panel(Text("\n".join(lines + [legend])), title="range test: training loss against learning rate",
                  title_align="left")
 
