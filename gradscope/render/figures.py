@@ -18,23 +18,27 @@ from gradscope.report import decode_number
 INSTALL = 'pip install "gradscope[plot]"'
 
 
-def pyplot():
+def pyplot(option: str = "--html"):
     try:
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:
-        raise GradscopeError("--html needs matplotlib, which is not installed",
-                             fix=f"{INSTALL} (or pip install matplotlib), or drop --html") from None
+        raise GradscopeError(f"{option} needs matplotlib, which is not installed",
+                             fix=f"{INSTALL} (or pip install matplotlib), or drop {option}") from None
     return plt
 
 
-def data_uri(fig) -> str:
+def png_bytes(fig, dpi: int = 96) -> bytes:
     buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=96, bbox_inches="tight")
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
     pyplot().close(fig)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return buffer.getvalue()
+
+
+def data_uri(fig) -> str:
+    return "data:image/png;base64," + base64.b64encode(png_bytes(fig)).decode("ascii")
 
 
 def _values(series: Sequence[Any]) -> list[float]:
@@ -114,11 +118,39 @@ def update_ratio_lines(layers: list[dict[str, Any]]) -> str:
     return layer_lines(layers, ratios, "update / weight ratio per layer", "|Δw| / |w|")
 
 
-def lr_curve(points: dict[str, tuple[Sequence[float], Sequence[Any]]], marks: dict[str, float], title: str) -> str:
-    """Loss against learning rate (log x); `points` maps a label to (lrs, losses); `marks` are vertical lines."""
-    fig, ax = pyplot().subplots(figsize=(7, 3.5))
-    for label, (lrs, losses) in points.items():
-        ax.plot(lrs, _values(losses), "o-" if len(lrs) < 20 else "-", label=label, linewidth=1.2, markersize=4)
+def sweep_curve(report: dict[str, Any], option: str = "--html"):
+    """sweep-lr's answer as a figure: the range test's raw and smoothed loss (range mode), or the grid's evaluation
+    loss per learning rate, with the candidates as vertical lines. `--plot` saves it; the HTML report embeds it."""
+    sweep, suggestion = report["sweep"], report.get("suggestion") or {}
+    if sweep["mode"] == "range" and sweep.get("range_test"):
+        r = sweep["range_test"]
+        points = {"raw loss": (r["lrs"], r["losses"], "."), "smoothed": (r["lrs"], r["smoothed"], "-")}
+        finite = [v for v in _values(r["smoothed"]) if math.isfinite(v)]
+        # the same cap as the text plot: past the onset the loss explodes and would flatten the valley
+        cap = max(finite[0], min(finite) * r.get("stop_factor", 4.0)) if finite else None
+        return _lr_figure(points, r["candidates"], f"range test: {report['source']}", option, cap)
+    rows = sweep["table"]
+    points = {"evaluation loss": ([x["lr"] for x in rows], [x["eval_loss"] for x in rows], "o-")}
+    marks = {k: v for k, v in (suggestion.get("candidates") or {}).items() if v}
+    return _lr_figure(points, marks, f"grid: {report['source']}", option, sweep["initial_eval_loss"] * 2)
+
+
+def _lr_figure(points: dict[str, tuple[Sequence[float], Sequence[Any], str]], marks: dict[str, float], title: str,
+               option: str, y_cap: float | None):
+    """Loss against learning rate (log x); `points` maps a label to (lrs, losses, line style); `marks` are
+    vertical lines, one label per lr. Losses above `y_cap` (or non-finite) show as red triangles on the top edge."""
+    fig, ax = pyplot(option).subplots(figsize=(7, 3.5))
+    above: list[float] = []
+    for label, (lrs, losses, style) in points.items():
+        values = _values(losses)
+        above += [lr for lr, v in zip(lrs, values) if y_cap is not None and not v <= y_cap]
+        values = [v if y_cap is None or v <= y_cap else math.nan for v in values]  # the line breaks, the ▲ shows it
+        ax.plot(lrs, values, style, label=label, linewidth=1.2, markersize=4, alpha=0.5 if style == "." else 1)
+    if y_cap is not None:
+        low = min((v for _, losses, _ in points.values() for v in _values(losses) if math.isfinite(v)), default=0)
+        ax.set_ylim(min(low, y_cap) - 0.05 * abs(y_cap - low), y_cap)
+    if above:
+        ax.plot(above, [y_cap] * len(above), "^", color="red", clip_on=False, label="above the axis or non-finite")
     names: dict[float, list[str]] = {}
     for name, lr in marks.items():
         names.setdefault(lr, []).append(name)  # one line and one label per lr ("best = fast 2.7e-01")
@@ -126,14 +158,13 @@ def lr_curve(points: dict[str, tuple[Sequence[float], Sequence[Any]]], marks: di
         ax.axvline(lr, linestyle="--", linewidth=0.8, color="gray")
         ax.annotate(f"{' = '.join(same)} {lr:.1e}", (lr, 0.98), xycoords=("data", "axes fraction"), rotation=90,
                     fontsize=7, va="top", ha="right")
-    _log_if_wide(ax, [v for _, losses in points.values() for v in _values(losses)])
     ax.set_xscale("log")
     ax.set_xlabel("learning rate")
     ax.set_ylabel("loss")
     ax.set_title(title)
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3, which="both")
-    return data_uri(fig)
+    return fig
 
 
 def comparison_bars(rows: list[dict[str, Any]]) -> str:

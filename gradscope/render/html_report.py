@@ -73,7 +73,7 @@ def _command_sections(report: dict[str, Any]) -> list[str]:
     if report.get("comparison"):
         parts.append(_comparison(report["comparison"]))
     if report.get("sweep"):
-        parts.append(_sweep(report["sweep"], report.get("suggestion") or {}))
+        parts.append(_sweep(report))
     return parts
 
 
@@ -109,22 +109,16 @@ def _comparison(comparison: dict[str, Any]) -> str:
             + (f"<h3>what each remedy changed</h3><ul>{notes}</ul>" if notes else ""))
 
 
-def _sweep(sweep: dict[str, Any], suggestion: dict[str, Any]) -> str:
+def _sweep(report: dict[str, Any]) -> str:
+    sweep, suggestion = report["sweep"], report.get("suggestion") or {}
     parts = [f"<h2>learning-rate sweep ({_e(sweep['mode'])})</h2>"]
     if suggestion:
         lr = suggestion.get("lr")
         parts.append(f"<p><b>learning rate: {_e(f'{lr:.2e}' if lr else 'inconclusive')}</b>. "
                      f"{_e(suggestion.get('reason', ''))}</p>")
-    marks = {k: v for k, v in (suggestion.get("candidates") or {}).items() if v}
-    if sweep["mode"] == "range" and sweep.get("range_test"):
-        r = sweep["range_test"]
-        parts.append(_img(figures.lr_curve({"raw loss": (r["lrs"], r["losses"]), "smoothed": (r["lrs"], r["smoothed"])},
-                                           r["candidates"], "range test: training loss against learning rate"),
-                          "range test"))
+    if sweep.get("table") or (sweep["mode"] == "range" and sweep.get("range_test")):
+        parts.append(_img(figures.data_uri(figures.sweep_curve(report)), "loss against learning rate"))
     if sweep.get("table"):
-        rows = sweep["table"]
-        parts.append(_img(figures.lr_curve({"evaluation loss": ([x["lr"] for x in rows], [x["eval_loss"] for x in rows])},
-                                           marks, "grid: evaluation loss against learning rate"), "grid"))
         parts.append(_sweep_table(sweep, suggestion))
     parts += [f"<p class=\"meta\">note: {_e(n)}</p>" for n in sweep.get("notes", [])]
     return "".join(parts)

@@ -200,46 +200,17 @@ def write_png(report: dict[str, Any], path: str) -> None:
     import os
     import tempfile
 
-    from gradscope.errors import GradscopeError
+    from gradscope.render.figures import png_bytes, sweep_curve
 
+    data = png_bytes(sweep_curve(report, option="--plot"), dpi=120)
+    fd, tmp = tempfile.mkstemp(prefix=".plot.", suffix=".png", dir=os.path.dirname(os.path.abspath(path)))
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise GradscopeError("--plot needs matplotlib, which is not installed",
-                             fix="pip install 'gradscope[plot]' (or pip install matplotlib), or drop --plot") from None
-    sweep, suggestion = report["sweep"], report["suggestion"]
-    fig, ax = plt.subplots(figsize=(7, 4))
-    if sweep["mode"] == "range" and sweep["range_test"]:
-        r = sweep["range_test"]
-        ax.plot(r["lrs"], _floats(r["losses"]), ".", alpha=0.4, label="raw loss")
-        ax.plot(r["lrs"], _floats(r["smoothed"]), "-", label="smoothed")
-        marks = r["candidates"]
-    else:
-        rows = sweep["table"]
-        ax.plot([x["lr"] for x in rows], _floats([x["eval_loss"] for x in rows]), "o-", label="evaluation loss")
-        marks = {k: v for k, v in (suggestion.get("candidates") or {}).items() if v}
-    names: dict[float, list[str]] = {}
-    for name, lr in marks.items():
-        names.setdefault(lr, []).append(name)  # one line and one label per lr ("best = fast 3.8e-01")
-    for lr, same in names.items():
-        ax.axvline(lr, linestyle="--", linewidth=0.8, color="gray")
-        ax.annotate(f"{' = '.join(same)} {lr:.1e}", (lr, 1), xycoords=("data", "axes fraction"), rotation=90,
-                    fontsize=7, va="top")
-    ax.set_xscale("log")
-    ax.set_xlabel("learning rate")
-    ax.set_ylabel("loss")
-    ax.set_title(f"gradscope sweep-lr ({sweep['mode']}): {report['source']}")
-    ax.legend()
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".plot.", suffix=".png", dir=folder)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600; an image should get the usual permissions
         os.replace(tmp, path)
     finally:
-        plt.close(fig)
         if os.path.exists(tmp):
             os.unlink(tmp)
