@@ -115,3 +115,15 @@ def test_the_sweep_grid_keeps_its_learning_rates_whole_at_80_columns():
     text = _render(sweep_view(hand.sweep_grid_report()), 80)
     for lr in ("2.72e-03", "2.72e-02", "2.72e-01 *", "2.72e+00"):
         assert re.search(rf"│ {re.escape(lr)} +│", text), lr
+
+
+def test_too_narrow_for_any_layout_folds_the_names_and_keeps_the_numbers_whole():
+    report = hand.inspect_report()
+    text = _render(run_view(report, report["runs"][0]), 56)
+    table = text[text.index("gradient norms per layer"):text.index("not shown at this width")]
+    assert "…" not in table
+    for number in ("1.6e-09", "1.0e-06", "1.3e-03", "5.0e-01"):  # the hand-made grads' medians, whole
+        assert number in table
+    first_column = "".join(line.split("│")[1].strip() for line in table.splitlines() if line.startswith("│"))
+    for name, _ in hand.LONG_LAYERS:  # folded over lines, but every character still there, in order
+        assert name in first_column

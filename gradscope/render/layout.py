@@ -66,10 +66,12 @@ class FittingTable:
         positions = [i for i, c in enumerate(self.columns) if c.header in headers]
         for i in positions:
             column = self.columns[i]
-            # When even the narrowest layout does not fit, names fold onto the next line rather than lose their end.
-            whole = not column.wraps and fits
+            # When even the narrowest layout does not fit, names (left-aligned text) fold onto the next line rather
+            # than lose their end; numbers (right-aligned) stay whole.
+            whole = not column.wraps and (fits or column.justify == "right")
             table.add_column(column.header, justify=column.justify, no_wrap=whole,
-                             overflow="ellipsis" if whole else "fold")
+                             overflow="ellipsis" if whole else "fold",
+                             max_width=column.wrap_width if column.wraps and not fits else None)
         for row, style in zip(self.rows, self.row_styles):
             table.add_row(*(row[i] for i in positions), style=style)
         return table
