@@ -43,7 +43,7 @@ def html_report(report: dict[str, Any]) -> str:
         body.append("<h2>loss of every run</h2>")
         body.append(_img(figures.loss_curves({r["variant"]: r["losses"] for r in runs}), "loss of every run"))
     for run in runs:
-        section = _run_section(run, report)
+        section = _run_section(run)
         # compare and sweep-lr train many runs: each one folded, so the page opens on the comparison
         body.append(f"<details><summary>{_e(run['variant'])}</summary>{section}</details>" if many else section)
     title = f"gradscope {report['command']}: {report['source']}"
@@ -138,7 +138,7 @@ def _sweep_table(sweep: dict[str, Any], suggestion: dict[str, Any]) -> str:
     return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
 
 
-def _run_section(run: dict[str, Any], report: dict[str, Any]) -> str:
+def _run_section(run: dict[str, Any]) -> str:
     layers = run["layers"]
     parts = [f"<h2>run: {_e(run['variant'])}</h2>",
              f"<p class=\"meta\">{_e(run['meta'].get('model', ''))} · {_e(run['steps_recorded'])} steps recorded</p>"]
