@@ -124,3 +124,31 @@ def test_a_missing_matplotlib_at_drawing_time_names_the_extra(monkeypatch):
     with pytest.raises(GradscopeError) as caught:
         figures.pyplot()
     assert 'pip install "gradscope[plot]"' in caught.value.fix
+
+
+TWO_MODELS = """
+import torch
+from torch import nn
+
+torch.manual_seed(0)
+first, second = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 2)), nn.Sequential(nn.Linear(2, 1))
+opts = [torch.optim.SGD(m.parameters(), lr=0.05) for m in (first, second)]
+for step in range(3):
+    loss = second(first(torch.randn(8, 4))).pow(2).mean()
+    for opt in opts:
+        opt.zero_grad()
+    loss.backward()
+    for opt in opts:
+        opt.step()
+"""
+
+
+def test_run_html_has_the_gate_and_a_section_per_watched_model(tmp_path):
+    script, path = tmp_path / "train.py", tmp_path / "run.html"
+    script.write_text(TWO_MODELS, encoding="utf-8")
+    result = invoke("run", "-q", "--html", path, script)
+    assert result.exit_code == 0, result.output
+    text = path.read_text(encoding="utf-8")
+    page = Page(text)
+    assert len(page.images) == 8 and all(src.startswith("data:image/png;base64,") for src in page.images)
+    assert "checks: " in text and text.count("<h2>run: ") == 2
