@@ -12,6 +12,7 @@ import pytest
 from rich.console import Console
 
 import golden_reports as hand
+from gradscope.gate import GateResult, findings_check
 from gradscope.render.check_view import summary
 from gradscope.render.compare_view import compare_view
 from gradscope.render.run_view import run_view
@@ -34,7 +35,7 @@ def _run_cmd_view(report, width, capsys, monkeypatch):
 
     monkeypatch.setenv("COLUMNS", str(width))
     monkeypatch.setenv("NO_COLOR", "1")
-    gate = run_cmd._gate(Outcome(report, []), type("S", (), {"fail_on": "error", "ignore": ()})())
+    gate = GateResult([findings_check([f for run in report["runs"] for f in run["findings"]], "error")])
     capsys.readouterr()
     run_cmd._show(Outcome(report, []), gate, None, False)
     return capsys.readouterr().out
