@@ -128,3 +128,15 @@ def test_too_narrow_for_any_layout_folds_the_names_and_keeps_the_numbers_whole()
     first_column = "".join(line.split("│")[1].strip() for line in table.splitlines() if line.startswith("│"))
     for name, _ in hand.LONG_LAYERS:  # folded over lines, but every character still there, in order
         assert name in first_column
+
+
+@pytest.mark.parametrize("name, width, lines", [
+    ("MultiheadAttention", 12, ["Multihead", "Attention"]),
+    ("NonDynamicallyQuantizableLinear", 16, ["NonDynamically", "Quantizable", "Linear"]),
+    ("Linear", 4, ["Linear"]),  # one word too long stays whole (rich folds it)
+    ("Conv2d", 10, ["Conv2d"]),  # fits: unchanged
+])
+def test_module_types_wrap_where_a_word_starts(name, width, lines):
+    from gradscope.render.layout import camel_wrap
+
+    assert camel_wrap(name, width).split("\n") == lines

@@ -8,6 +8,7 @@ types, finding ids) may wrap onto a second line, and a caption says which column
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any, Sequence
 
@@ -36,7 +37,8 @@ class FittingTable:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         shown = self.layout(options.max_width)
-        yield self.table(shown, fits=self.width_needed(shown) <= options.max_width)
+        yield self.table(shown, fits=self.width_needed(shown) <= options.max_width,
+                         room=self._wrap_room(shown, options.max_width))
         dropped = [c.header.replace("\n", " ") for c in self.columns if c.header not in shown]
         if dropped:
             wide = self.width_needed([c.header for c in self.columns])
@@ -61,7 +63,15 @@ class FittingTable:
                 widths.append(min(natural, column.wrap_width) if column.wraps else natural)
         return sum(widths) + 3 * len(widths) + 1
 
-    def table(self, headers: Sequence[str], fits: bool = True) -> Table:
+    def _wrap_room(self, headers: Sequence[str], width: int) -> int:
+        """The width each wrapping column gets once the others have theirs."""
+        wrapping = [c.header for c in self.columns if c.wraps and c.header in headers]
+        if not wrapping:
+            return width
+        fixed = self.width_needed([h for h in headers if h not in wrapping])
+        return max(1, (width - fixed - 3 * len(wrapping)) // len(wrapping))
+
+    def table(self, headers: Sequence[str], fits: bool = True, room: int | None = None) -> Table:
         table = Table(title=self.title, title_justify="left")
         positions = [i for i, c in enumerate(self.columns) if c.header in headers]
         for i in positions:
@@ -73,8 +83,25 @@ class FittingTable:
                              overflow="ellipsis" if whole else "fold",
                              max_width=column.wrap_width if column.wraps and not fits else None)
         for row, style in zip(self.rows, self.row_styles):
-            table.add_row(*(row[i] for i in positions), style=style)
+            cells = [camel_wrap(row[i], room) if self.columns[i].wraps and room and isinstance(row[i], str) else row[i]
+                     for i in positions]
+            table.add_row(*cells, style=style)
         return table
+
+
+def camel_wrap(text: str, width: int) -> str:
+    """A CamelCase name over lines of at most `width`, broken where a word starts: 'MultiheadAttention' at 12 is
+    'Multihead' / 'Attention' rather than rich's 'MultiheadAtt' / 'ention'. A single word still too long stays whole
+    (rich folds it)."""
+    if len(text) <= width:
+        return text
+    lines = [""]
+    for word in re.split(r"(?<=[a-z0-9])(?=[A-Z])", text):
+        if lines[-1] and len(lines[-1]) + len(word) > width:
+            lines.append(word)
+        else:
+            lines[-1] += word
+    return "\n".join(lines)
 
 
 def _cell_width(cell: Any) -> int:
