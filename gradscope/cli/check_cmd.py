@@ -9,6 +9,7 @@ import typer
 from gradscope.cli import options as o
 from gradscope.cli.app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, app, err, guarded, out
 from gradscope.cli.ci_output import check_ci_options, junit_output, print_annotations
+from gradscope.cli.html_output import check_html, html_output
 from gradscope.cli.progress import step_progress
 
 MaybeTarget = Annotated[Optional[str], typer.Argument(
@@ -35,7 +36,7 @@ def check(
     model: MaybeTarget = None, steps: o.Steps = None, batch_size: o.BatchSize = None, lr: o.Lr = None,
     optimizer: o.Optimizer = None, momentum: o.Momentum = None, seed: o.Seed = None, device: CheckDevice = None,
     data: o.Data = None, target: o.TargetColumn = None, loss: o.Loss = None, json: o.Json = None, csv: o.Csv = None,
-    config: o.Config = None, stats_every: o.StatsEvery = None, threshold: o.Threshold = None,
+    html: o.Html = None, config: o.Config = None, stats_every: o.StatsEvery = None, threshold: o.Threshold = None,
     ignore: CheckIgnore = None, fail_on: o.FailOn = None, junit: o.Junit = None, format: o.Format = "text",
     overfit_steps: OverfitSteps = None, overfit_drop: OverfitDrop = None, baseline: Baseline = None,
     baseline_factor: BaselineFactor = None, quiet: CheckQuiet = False, timeout: o.Timeout = None,
@@ -50,11 +51,11 @@ def check(
                  ignore=ignore, fail_on=fail_on)
     check_flags = dict(model=model, overfit_steps=overfit_steps, overfit_drop=overfit_drop, baseline=baseline,
                        baseline_factor=baseline_factor)
-    guarded(lambda: _check(flags, check_flags, config, threshold, junit, format, quiet, timeout))
+    guarded(lambda: _check(flags, check_flags, config, threshold, junit, format, quiet, timeout, html))
 
 
 def _check(flags: dict, check_flags: dict, config, thresholds, junit: str | None, fmt: str, quiet: bool,
-           timeout: float | None = None) -> int:
+           timeout: float | None = None, html: str | None = None) -> int:
     from gradscope import check as gate_run
     from gradscope import pipeline
     from gradscope.interrupts import stop_on_sigint
@@ -62,13 +63,16 @@ def _check(flags: dict, check_flags: dict, config, thresholds, junit: str | None
 
     check_ci_options(junit, fmt)
     settings, options = gate_run.resolve(flags, config, thresholds, check_flags)
-    o.check_outputs(settings, options.model, config, {"the --baseline report": options.baseline}, junit=junit)
+    o.check_outputs(settings, options.model, config, {"the --baseline report": options.baseline}, junit=junit,
+                    html=html)
+    check_html(html)
     with stop_on_sigint(o.check_timeout(timeout)) as stop, step_progress(settings.steps, "checking", quiet) as on_step:
         result = gate_run.run_check(settings, options, on_step=on_step, should_stop=stop)
     out.print(summary(result.result, _title(options.model, settings)))
     print_annotations(fmt, result.result.checks, result.findings, _model_file(options.model))
     junit_file = junit_output(junit, f"gradscope check {options.model}", result.result.checks)
-    written = pipeline.write_outputs(result.outcome, settings, (junit_file,))  # after the view, as above
+    written = pipeline.write_outputs(result.outcome, settings,
+                                     (junit_file, html_output(html, result.outcome.report)))  # after the view, as above
     for path in written:
         err.print(f"wrote {path}", style="dim")
     if result.interrupted:

@@ -17,15 +17,6 @@ def check_ci_options(junit: str | None, fmt: str) -> None:
         check_output_path(junit, "--junit")
 
 
-def write_junit(junit: str | None, suite: str, checks, written: list[str]) -> None:
-    if junit:
-        from gradscope.atomic import write_atomic
-        from gradscope.junit import to_junit_xml
-
-        write_atomic(junit, to_junit_xml(suite, checks))
-        written.append(junit)
-
-
 def junit_output(junit: str | None, suite: str, checks):
     """--junit as an outputs.OutputFile, for pipeline.write_outputs."""
     from gradscope.junit import to_junit_xml

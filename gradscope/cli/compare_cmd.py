@@ -8,6 +8,7 @@ import typer
 
 from gradscope.cli import options as o
 from gradscope.cli.app import EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, app, err, guarded, out
+from gradscope.cli.html_output import check_html, html_output
 from gradscope.cli.progress import step_progress
 
 OptionalTarget = Annotated[Optional[str], typer.Argument(
@@ -30,7 +31,7 @@ def compare(
     steps: o.Steps = None, batch_size: o.BatchSize = None, lr: o.Lr = None, optimizer: o.Optimizer = None,
     momentum: o.Momentum = None, seed: o.Seed = None, device: o.Device = None, data: o.Data = None,
     target: o.TargetColumn = None, loss: o.Loss = None, json: o.Json = None, csv: o.Csv = None,
-    config: o.Config = None, stats_every: o.StatsEvery = None, threshold: o.Threshold = None,
+    html: o.Html = None, config: o.Config = None, stats_every: o.StatsEvery = None, threshold: o.Threshold = None,
     ignore: o.Ignore = None, quiet: Quiet = False, timeout: o.Timeout = None,
 ) -> None:
     """Train MODEL once per remedy, all from the same initial weights, batches and seeds, and compare the gradients
@@ -40,11 +41,11 @@ def compare(
     flags = dict(steps=steps, batch_size=batch_size, lr=lr, optimizer=optimizer, momentum=momentum, seed=seed,
                  device=device, data=data, target=target, loss=loss, json=json, csv=csv, stats_every=stats_every,
                  ignore=ignore)
-    guarded(lambda: _compare(model, remedy, seeds, flags, config, threshold, quiet, timeout))
+    guarded(lambda: _compare(model, remedy, seeds, flags, config, threshold, quiet, timeout, html))
 
 
 def _compare(model: str | None, remedy_ids: list[str] | None, seeds: int, flags: dict, config, thresholds,
-             quiet: bool, timeout: float | None = None) -> int:
+             quiet: bool, timeout: float | None = None, html: str | None = None) -> int:
     from gradscope.errors import GradscopeError
     from gradscope.remedies import parse_remedies
 
@@ -53,9 +54,10 @@ def _compare(model: str | None, remedy_ids: list[str] | None, seeds: int, flags:
                                                   "the remedies")
     remedies = parse_remedies(remedy_ids) if remedy_ids else None  # a bad id fails before any loading
     settings = o.settings_from(flags, config, thresholds)
-    o.check_outputs(settings, model, config)
+    o.check_outputs(settings, model, config, html=html)
+    check_html(html)
     outcome = _run(model, settings, remedies, seeds, quiet, o.check_timeout(timeout))
-    return _show(outcome, settings, quiet)
+    return _show(outcome, settings, quiet, html)
 
 
 def _run(model: str, settings, remedies, seeds: int, quiet: bool, timeout: float | None = None):
@@ -67,12 +69,12 @@ def _run(model: str, settings, remedies, seeds: int, quiet: bool, timeout: float
                            should_stop=stop)
 
 
-def _show(outcome, settings, quiet: bool) -> int:
+def _show(outcome, settings, quiet: bool, html: str | None = None) -> int:
     from gradscope.pipeline import write_outputs
     from gradscope.render.compare_view import compare_view
 
     out.print(compare_view(outcome.report, quiet=quiet))
-    written = write_outputs(outcome, settings)  # after the view: a failed write must not hide the comparison
+    written = write_outputs(outcome, settings, (html_output(html, outcome.report),))  # after the view: a failed write must not hide the comparison
     for path in written:
         err.print(f"wrote {path}", style="dim")
     if outcome.interrupted:

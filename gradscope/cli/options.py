@@ -22,6 +22,8 @@ TargetColumn = Annotated[Optional[str], typer.Option("--target", help="Target co
 Loss = Annotated[Optional[str], typer.Option("--loss", help="mse | cross_entropy | bce. [default: inferred]")]
 Json = Annotated[Optional[str], typer.Option("--json", help="Write the report as JSON to this path.")]
 Csv = Annotated[Optional[str], typer.Option("--csv", help="Write the per-step, per-parameter table as CSV.")]
+Html = Annotated[Optional[str], typer.Option(
+    "--html", help='Write a self-contained HTML report with figures to this path (needs pip install "gradscope[plot]").')]
 Config = Annotated[Optional[Path], typer.Option("--config", help="YAML file of settings (see README: settings).")]
 StatsEvery = Annotated[Optional[int], typer.Option(
     "--stats-every", help="Take parameter/update norms and activation statistics every k steps. [default: 1]")]

@@ -12,7 +12,8 @@ import typer
 
 from gradscope.cli import options as o
 from gradscope.cli.app import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, app, err, guarded, out
-from gradscope.cli.ci_output import check_ci_options, print_annotations, write_junit
+from gradscope.cli.ci_output import check_ci_options, junit_output, print_annotations
+from gradscope.cli.html_output import check_html, html_output
 
 Script = Annotated[str, typer.Argument(help="The training script, PATH.py (or with -m, a module name).",
                                        metavar="SCRIPT", show_default=False)]
@@ -34,7 +35,8 @@ SCRIPT_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True, "allow_
 @app.command(context_settings=SCRIPT_ARGS)
 def run(
     script: Script, args: ScriptArgs = None, max_steps: MaxSteps = None, module: Module = False,
-    json: o.Json = None, csv: o.Csv = None, config: o.Config = None, stats_every: StatsEvery = None,
+    json: o.Json = None, csv: o.Csv = None, html: o.Html = None, config: o.Config = None,
+    stats_every: StatsEvery = None,
     threshold: o.Threshold = None, ignore: o.Ignore = None, fail_on: o.FailOn = None, junit: o.Junit = None,
     format: o.Format = "text", quiet: o.Quiet = False, timeout: o.Timeout = None,
 ) -> None:
@@ -47,25 +49,26 @@ def run(
     report for the steps recorded). Under torchrun, rank 0 reports and the other ranks write nothing.
     """
     flags = dict(json=json, csv=csv, stats_every=stats_every, ignore=ignore, fail_on=fail_on)
-    ci = (junit, format)
+    ci = (junit, format, html)
     guarded(lambda: _run(script, tuple(args or ()), module, max_steps, flags, config, threshold, ci, quiet, timeout))
 
 
 def _run(script: str, args: tuple[str, ...], module: bool, max_steps, flags: dict, config, thresholds,
-         ci: tuple[str | None, str], quiet: bool, timeout: float | None = None) -> int:
-    from gradscope import pipeline
+         ci: tuple[str | None, str, str | None], quiet: bool, timeout: float | None = None) -> int:
     from gradscope.errors import GradscopeError
     from gradscope.rules import validate_rule_ids
     from gradscope.scriptwatch import ScriptTarget, watch_script
 
-    junit, fmt = ci
+    junit, fmt, html = ci
     check_ci_options(junit, fmt)
     from gradscope.settings import LONG_RUN_STATS_EVERY, Settings
 
     # A script's training run can be long: statistics every 16th step unless --stats-every or a config says otherwise.
     settings = o.settings_from(flags, config, thresholds, base=Settings(stats_every=LONG_RUN_STATS_EVERY))
     validate_rule_ids(settings.ignore)  # before the script runs, not after
-    o.check_outputs(settings, config=config, inputs={"the training script": None if module else script}, junit=junit)
+    o.check_outputs(settings, config=config, inputs={"the training script": None if module else script}, junit=junit,
+                    html=html)
+    check_html(html)
     from gradscope.interrupts import signals_as_ctrl_c
 
     with signals_as_ctrl_c(o.check_timeout(timeout)):  # SIGTERM, SIGHUP, --timeout: as Ctrl-C in the script
@@ -75,22 +78,28 @@ def _run(script: str, args: tuple[str, ...], module: bool, max_steps, flags: dic
     if not outcome.reporting:
         return EXIT_USAGE if outcome.error else EXIT_OK
     gate = _gate(outcome, settings)
-    written = pipeline.write_outputs(outcome, settings)
     findings = [f for run in outcome.report["runs"] for f in run["findings"]]
-    write_junit(junit, f"gradscope run {script}", gate.checks, written)
-    for path in written:
-        err.print(f"wrote {path}", style="dim")
     if not outcome.records and outcome.ending.how in ("finished", "stopped"):
+        _write(outcome, settings, junit, html, script, gate)
         raise GradscopeError("the script ended without an optimizer step gradscope could watch",
                              fix="gradscope run watches torch.optim optimizers over nn.Module parameters created "
                                  "while the script runs; check that the script trains with its arguments")
     _show(outcome, gate, max_steps, quiet)
     print_annotations(fmt, gate.checks, findings, None if module else script)
+    _write(outcome, settings, junit, html, script, gate)  # after the view: a failed write must not hide the diagnosis
     if outcome.interrupted:
         return EXIT_INTERRUPTED
     if outcome.error:
         return EXIT_USAGE
     return EXIT_OK if gate.passed else EXIT_FAILED
+
+
+def _write(outcome, settings, junit: str | None, html: str | None, script: str, gate) -> None:
+    from gradscope import pipeline
+
+    more = (junit_output(junit, f"gradscope run {script}", gate.checks), html_output(html, outcome.report))
+    for path in pipeline.write_outputs(outcome, settings, more):
+        err.print(f"wrote {path}", style="dim")
 
 
 def _gate(outcome, settings):

@@ -8,6 +8,7 @@ import typer
 
 from gradscope.cli import options as o
 from gradscope.cli.app import EXIT_INTERRUPTED, EXIT_OK, app, err, guarded, out
+from gradscope.cli.html_output import check_html, html_output
 from gradscope.cli.progress import step_progress
 
 Mode = Annotated[str, typer.Option("--mode", help="grid (train K lrs with successive halving) | range (one "
@@ -28,8 +29,8 @@ def sweep_lr(
     rungs: Rungs = 3, eta: Eta = 2, steps: o.Steps = None, batch_size: o.BatchSize = None,
     optimizer: o.Optimizer = None, momentum: o.Momentum = None, seed: o.Seed = None, device: o.Device = None,
     data: o.Data = None, target: o.TargetColumn = None, loss: o.Loss = None, json: o.Json = None, csv: o.Csv = None,
-    plot: Plot = None, config: o.Config = None, threshold: o.Threshold = None, ignore: o.Ignore = None,
-    quiet: o.Quiet = False, timeout: o.Timeout = None,
+    plot: Plot = None, html: o.Html = None, config: o.Config = None, threshold: o.Threshold = None,
+    ignore: o.Ignore = None, quiet: o.Quiet = False, timeout: o.Timeout = None,
 ) -> None:
     """Find a learning rate for MODEL: K log-spaced lrs trained from the same start with successive halving and
     scored on a fixed evaluation set (default), or a range test (--mode range). Says "inconclusive" rather than
@@ -37,17 +38,18 @@ def sweep_lr(
     flags = dict(steps=steps, batch_size=batch_size, optimizer=optimizer, momentum=momentum, seed=seed,
                  device=device, data=data, target=target, loss=loss, json=json, csv=csv, ignore=ignore)
     sweep = dict(mode=mode, min_lr=min_lr, max_lr=max_lr, num=num, rungs=rungs, eta=eta)
-    guarded(lambda: _sweep(model, flags, sweep, config, threshold, quiet, plot, timeout))
+    guarded(lambda: _sweep(model, flags, sweep, config, threshold, quiet, plot, timeout, html))
 
 
 def _sweep(model: str, flags: dict, sweep: dict, config, thresholds, quiet: bool, plot: str | None,
-           timeout: float | None = None) -> int:
+           timeout: float | None = None, html: str | None = None) -> int:
     from gradscope.sweep.options import SweepOptions
 
     settings = o.settings_from(flags, config, thresholds)
     options = SweepOptions(steps=settings.steps, seed=settings.seed, thresholds=settings.thresholds,
                            ignore=tuple(settings.ignore), **sweep).validate()
-    o.check_outputs(settings, model, config, plot=plot)
+    o.check_outputs(settings, model, config, plot=plot, html=html)
+    check_html(html)
     if plot:
         _require_matplotlib()
     report, records = _run(model, settings, options, quiet, o.check_timeout(timeout))
@@ -55,7 +57,7 @@ def _sweep(model: str, flags: dict, sweep: dict, config, thresholds, quiet: bool
 
     # --quiet: only the answer (the learning rate, or why there is none)
     out.print(answer(report["suggestion"], model, options.mode) if quiet else sweep_view(report))
-    _write(report, records, settings, plot)  # after the view: a failed write must not hide the answer
+    _write(report, records, settings, plot, html)  # after the view: a failed write must not hide the answer
     return EXIT_INTERRUPTED if report["interrupted"] else EXIT_OK
 
 
@@ -81,7 +83,7 @@ def _run(model: str, settings, options, quiet: bool, timeout: float | None = Non
     return report, result.records
 
 
-def _write(report: dict, records: list, settings, plot: str | None) -> None:
+def _write(report: dict, records: list, settings, plot: str | None, html: str | None = None) -> None:
     from gradscope.outputs import text_file, write_files
     from gradscope.report import tidy_csv, to_json
 
@@ -91,7 +93,8 @@ def _write(report: dict, records: list, settings, plot: str | None) -> None:
         write_png(report, path)
 
     written = write_files([text_file("--json", settings.json, lambda: to_json(report)),
-                           text_file("--csv", settings.csv, lambda: tidy_csv(records)), ("--plot", plot, png)])
+                           text_file("--csv", settings.csv, lambda: tidy_csv(records)), ("--plot", plot, png),
+                           html_output(html, report)])
     for path in written:
         err.print(f"wrote {path}", style="dim")
 

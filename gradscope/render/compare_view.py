@@ -78,11 +78,17 @@ def _table(comparison: dict[str, Any], names, caption: str | None, title: str | 
         name, justify = COLUMNS[i]
         wraps = name in WRAPPING
         table.add_column(name, justify=justify, no_wrap=not wraps, overflow="fold" if wraps else "ellipsis",
-                         ratio=1 if wraps else None)
+                         ratio=1 if wraps else None, min_width=_longest_finding(comparison) if name == "findings" else None)
     for row in comparison["rows"]:
         cells = _cells(row)
         table.add_row(*(cells[i] for i in positions), style="bold green" if row["best"] else None)
     return table
+
+
+def _longest_finding(comparison: dict[str, Any]) -> int:
+    """A rule id is one word the reader searches for: the findings column is never narrower than the longest."""
+    cells = [_findings(row["findings"], len(row["seeds"])) for row in comparison["rows"]]
+    return max((len(line) for cell in cells for line in cell.plain.split("\n")), default=4)
 
 
 def _cells(row: dict[str, Any]) -> list[Text]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
 from rich.console import Group
@@ -12,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gradscope.render.format import SEVERITY_ICON, SEVERITY_STYLE, num, percent, sci
+from gradscope.render.layout import Column, FittingTable
 from gradscope.render.panels import facts_panel
 from gradscope.summary import numbers, summarize_layer, summarize_loss
 
@@ -77,69 +77,24 @@ def _buckets(values: list[Any], width: int) -> list[list[Any]]:
     return [values[i * n // width:(i + 1) * n // width] for i in range(width)]
 
 
-def layer_table(run: dict[str, Any]) -> "LayerTable":
+# Narrow consoles drop whole columns in this order (the bar repeats the median; first/last are the median's context).
+LAYER_COLUMNS = (Column("#"), Column("layer", "left"), Column("type", "left", wraps=True, wrap_width=12),
+                 Column("first"), Column("median"), Column("last"), Column("upd/param"),
+                 Column("log10 median |g|", "left"))
+LAYER_DROP_ORDER = (("log10 median |g|",), ("first", "last"), ("#",))
+
+
+def layer_table(run: dict[str, Any]) -> FittingTable:
     """One row per layer in forward order; the last column draws log10 of the median gradient norm as a bar."""
-    return LayerTable(run)
-
-
-class LayerTable:
-    """The layer table, laid out for the console's width when it is rendered: a long model's layer names
-    (transformer.h.0.attn.out_proj) at 80 columns get a shorter bar, then no type column, before rich would squeeze
-    every column to an ellipsis and the names to nothing."""
-
-    def __init__(self, run: dict[str, Any]):
-        self.run = run
-
-    def __rich_console__(self, console, options):
-        summaries = [summarize_layer(layer) for layer in self.run["layers"]]
-        layout, name_room = _fitting_layout(summaries, options.max_width)
-        yield _layer_table(self.run, summaries, layout, name_room)
-
-
-# (bar width, bar column header, type column shown), widest first
-LAYOUTS = ((20, "log10 median |g|", True), (10, "log10 median |g|", True), (6, "log10 |g|", False))
-
-
-def _fitting_layout(summaries: list, width: int) -> tuple[tuple[int, str, bool], int]:
-    """The widest layout that fits `width`, else the narrowest one; and the room left for the layer names."""
-    name = max([len("layer"), *(len(s.name) for s in summaries)])
-    kind = max([len("type"), *(len(s.type) for s in summaries)])
-    numbers_width = len(str(len(summaries))) + 3 * len("1.0e-09") + len("upd/param")
-    for layout in LAYOUTS:
-        bar_width, bar_header, show_type = layout
-        columns = 7 + show_type  # each column has a space either side and a rule after it, plus the first rule
-        others = numbers_width + kind * show_type + max(len(bar_header), bar_width + 5) + 3 * columns + 1
-        if others + name <= width or layout == LAYOUTS[-1]:
-            return layout, max(8, width - others)
-    raise AssertionError("unreachable: the last layout is always taken")
-
-
-def _wrap_at_dots(name: str, room: int) -> str:
-    """'transformer.h.0.attn.out_proj' in lines of at most `room` characters, broken after a dot where it can be."""
-    lines = [""]
-    for part in re.findall(r"[^.]+\.?|\.", name):
-        if lines[-1] and len(lines[-1]) + len(part) > room:
-            lines.append("")
-        lines[-1] += part
-    return "\n".join(lines)
-
-
-def _layer_table(run: dict[str, Any], summaries: list, layout: tuple[int, str, bool], name_room: int) -> Table:
-    bar_width, bar_header, show_type = layout
+    summaries = [summarize_layer(layer) for layer in run["layers"]]
     flagged = _layers_with_findings(run)
     logs = [math.log10(s.median) for s in summaries if s.median and s.median > 0]
     lo, hi = (min(logs), max(logs)) if logs else (0.0, 0.0)
-    table = Table(title="gradient norms per layer (forward order, input → output)", title_justify="left")
-    for name, justify in (("#", "right"), ("layer", "left"), ("type", "left"), ("first", "right"),
-                          ("median", "right"), ("last", "right"), ("upd/param", "right"), (bar_header, "left")):
-        if name != "type" or show_type:
-            table.add_column(name, justify=justify, no_wrap=name != "layer", overflow="fold")
-    for i, s in enumerate(summaries):
-        style = SEVERITY_STYLE.get(flagged.get(s.name, ""), "")
-        kind = [s.type] if show_type else []
-        table.add_row(str(i), Text(_wrap_at_dots(s.name, name_room), style=style), *kind, sci(s.first), sci(s.median), sci(s.last),
-                      sci(s.update_ratio), _bar(s.median, lo, hi, bar_width))
-    return table
+    rows = [[str(i), Text(s.name, style=SEVERITY_STYLE.get(flagged.get(s.name, ""), "")), s.type, sci(s.first),
+             sci(s.median), sci(s.last), sci(s.update_ratio), _bar(s.median, lo, hi)]
+            for i, s in enumerate(summaries)]
+    return FittingTable("gradient norms per layer (forward order, input → output)", LAYER_COLUMNS, rows,
+                        LAYER_DROP_ORDER)
 
 
 def _bar(value: float | None, lo: float, hi: float, width: int = 20) -> Text:

@@ -11,10 +11,10 @@ from typing import Any, Sequence
 
 from rich.console import Group
 from rich.panel import Panel
-from rich.table import Table
 from rich.text import Text
 
 from gradscope.render.format import num, sci
+from gradscope.render.layout import Column, FittingTable
 from gradscope.render.panels import facts_panel
 
 PLOT_WIDTH, PLOT_HEIGHT = 64, 12
@@ -50,8 +50,21 @@ def text_plot(xs: Sequence[float], series: Sequence[tuple[Sequence[float], str]]
         if lr and lr > 0 and x0 <= math.log10(lr) <= x1:
             marker[col(lr)] = MARKS.get(name, "?")
     lines.append(" " * pad + "  " + "".join(marker).rstrip())
-    left, right = f"lr {10 ** x0:.0e}", f"{10 ** x1:.0e}"
-    lines.append(" " * pad + "  " + left + " " * max(1, width - len(left) - len(right)) + right + "  (log scale)")
+    # "(log scale)" inside the axis width: the plot fits 80 columns with its panel
+    left, right = f"lr {10 ** x0:.0e}  (log scale)", f"{10 ** x1:.0e}"
+    lines.append(" " * pad + "  " + left + " " * max(1, width - len(left) - len(right)) + right)
+    return lines
+
+
+def legend_lines(items: list[str], width: int) -> list[str]:
+    """Legend entries joined three spaces apart, wrapped between entries (never between a mark and its lr)."""
+    lines = [""]
+    for item in items:
+        joined = f"{lines[-1]}   {item}" if lines[-1] else item
+        if len(joined) <= width or not lines[-1]:
+            lines[-1] = joined
+        else:
+            lines.append(item)
     return lines
 
 
@@ -62,8 +75,8 @@ def range_plot(range_test: dict[str, Any]) -> Panel:
     cap = max(finite[0], min(finite) * range_test.get("stop_factor", 4.0)) if finite else None
     marks = {k: v for k, v in range_test["candidates"].items()}
     lines = text_plot(range_test["lrs"], [(losses, "."), (smoothed, "o")], marks, y_cap=cap)
-    legend = ". raw loss   o smoothed   " + "   ".join(f"{MARKS[k]} {k} {v:.1e}" for k, v in marks.items()
-                                                        if k in MARKS)
+    items = [". raw loss", "o smoothed"] + [f"{MARKS[k]} {k} {v:.1e}" for k, v in marks.items() if k in MARKS]
+    legend = "\n".join(legend_lines(items, max(len(line) for line in lines)))
     return Panel(Text("\n".join(lines + [legend])), title="range test: training loss against learning rate",
                  title_align="left")
 
@@ -83,23 +96,23 @@ def grid_plot(sweep: dict[str, Any], suggestion: dict[str, Any]) -> Panel:
                  title_align="left")
 
 
-def grid_table(sweep: dict[str, Any], suggestion: dict[str, Any]) -> Table:
-    horizons = [r["horizon"] for r in sweep["schedule"]]
-    table = Table(title=f"learning rates (initial evaluation loss {num(sweep['initial_eval_loss'])})",
-                  title_justify="left")
-    for name in ["lr", *[f"loss@{h}" for h in horizons], "eval loss", "regret", "diverged", "max |g|", "findings"]:
-        table.add_column(name, justify="left" if name in ("lr", "findings", "diverged") else "right",
-                         no_wrap=name != "findings")
+def grid_table(sweep: dict[str, Any], suggestion: dict[str, Any]) -> FittingTable:
+    """One row per learning rate; a narrow console loses max |g|, then regret, then the rung losses (never the lr)."""
+    rungs = [f"loss@{r['horizon']}" for r in sweep["schedule"]]
+    columns = [Column("lr", "left"), *(Column(name) for name in rungs), Column("eval loss"), Column("regret"),
+               Column("diverged", "left"), Column("max |g|"), Column("findings", "left")]
     best, fast = suggestion.get("lr"), suggestion.get("fast_lr")
+    rows, styles = [], []
     for r in sweep["table"]:
         tag = " *" if r["lr"] == best else (" f" if r["lr"] == fast else "")
-        style = "bold green" if tag == " *" else ("red" if r["diverged"] else "")
+        styles.append("bold green" if tag == " *" else ("red" if r["diverged"] else None))
         diverged = ("at step " + str(r["nonfinite_step"]) if r["nonfinite_step"] is not None else "yes") \
             if r["diverged"] else "no"
-        table.add_row(Text(f"{r['lr']:.2e}{tag}", style=style), *[num(v) for v in r["rung_losses"]],
-                      num(r["eval_loss"]), num(r["regret"]) if r["regret"] is not None else "-", diverged,
-                      sci(r["max_grad_norm"]), ", ".join(dict.fromkeys(r["findings"])) or "-")
-    return table
+        rows.append([f"{r['lr']:.2e}{tag}", *[num(v) for v in r["rung_losses"]], num(r["eval_loss"]),
+                     num(r["regret"]) if r["regret"] is not None else "-", diverged, sci(r["max_grad_norm"]),
+                     "\n".join(dict.fromkeys(r["findings"])) or "-"])  # one id a line: ids are never split
+    return FittingTable(f"learning rates (initial evaluation loss {num(sweep['initial_eval_loss'])})", columns, rows,
+                        (("max |g|",), ("regret",), tuple(rungs)), styles)
 
 
 def blowups(sweep: dict[str, Any]) -> Text | None:
@@ -187,46 +200,17 @@ def write_png(report: dict[str, Any], path: str) -> None:
     import os
     import tempfile
 
-    from gradscope.errors import GradscopeError
+    from gradscope.render.figures import png_bytes, sweep_curve
 
+    data = png_bytes(sweep_curve(report, option="--plot"), dpi=120)
+    fd, tmp = tempfile.mkstemp(prefix=".plot.", suffix=".png", dir=os.path.dirname(os.path.abspath(path)))
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise GradscopeError("--plot needs matplotlib, which is not installed",
-                             fix="pip install 'gradscope[plot]' (or pip install matplotlib), or drop --plot") from None
-    sweep, suggestion = report["sweep"], report["suggestion"]
-    fig, ax = plt.subplots(figsize=(7, 4))
-    if sweep["mode"] == "range" and sweep["range_test"]:
-        r = sweep["range_test"]
-        ax.plot(r["lrs"], _floats(r["losses"]), ".", alpha=0.4, label="raw loss")
-        ax.plot(r["lrs"], _floats(r["smoothed"]), "-", label="smoothed")
-        marks = r["candidates"]
-    else:
-        rows = sweep["table"]
-        ax.plot([x["lr"] for x in rows], _floats([x["eval_loss"] for x in rows]), "o-", label="evaluation loss")
-        marks = {k: v for k, v in (suggestion.get("candidates") or {}).items() if v}
-    names: dict[float, list[str]] = {}
-    for name, lr in marks.items():
-        names.setdefault(lr, []).append(name)  # one line and one label per lr ("best = fast 3.8e-01")
-    for lr, same in names.items():
-        ax.axvline(lr, linestyle="--", linewidth=0.8, color="gray")
-        ax.annotate(f"{' = '.join(same)} {lr:.1e}", (lr, 1), xycoords=("data", "axes fraction"), rotation=90,
-                    fontsize=7, va="top")
-    ax.set_xscale("log")
-    ax.set_xlabel("learning rate")
-    ax.set_ylabel("loss")
-    ax.set_title(f"gradscope sweep-lr ({sweep['mode']}): {report['source']}")
-    ax.legend()
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".plot.", suffix=".png", dir=folder)
-    os.close(fd)
-    try:
-        fig.savefig(tmp, dpi=120, bbox_inches="tight", format="png")
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600; an image should get the usual permissions
         os.replace(tmp, path)
     finally:
-        plt.close(fig)
         if os.path.exists(tmp):
             os.unlink(tmp)
