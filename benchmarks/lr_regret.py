@@ -123,7 +123,7 @@ class LstmClassifier(nn.Module):
 
 def lstm_task(gen):
     x = torch.randint(0, 16, (2048, 10), generator=gen)
-    y = x[:, 0] % 4  # the first token's class: the LSTM has to carry it through 9 more steps
+    y = (x < 4).sum(dim=1).clamp(max=3)  # how many of the 10 tokens are below 4 (3 or more: class 3)
     return LstmClassifier, x, y
 
 
