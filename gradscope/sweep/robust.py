@@ -24,7 +24,7 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-from gradscope.sweep.scoring import Outcome, regret
+from gradscope.sweep.scoring import Outcome, is_diverged, regret
 
 MARGIN_FACTOR = 4.0
 SEED_FAIL_REGRET = 0.5
@@ -84,7 +84,7 @@ def margin_candidate(outcomes: Sequence[Outcome], unstable: float | None, spacin
 
 def check(lr: float, losses: Sequence[float], best: float, initial: float) -> SeedCheck:
     """Score a candidate's losses on every data order against the sweep's best (L*) and start (L0)."""
-    regrets = tuple(regret(v, best, initial) if v <= 4 * initial else math.inf for v in losses)
+    regrets = tuple(math.inf if is_diverged(v, initial) else regret(v, best, initial) for v in losses)
     failed = tuple(i for i, r in enumerate(regrets) if not r <= SEED_FAIL_REGRET)
     return SeedCheck(lr, tuple(losses), regrets, failed)
 
