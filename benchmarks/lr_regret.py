@@ -1,6 +1,6 @@
 """How good is a learning-rate pick? Normalised regret of gradscope sweep-lr (and of range-test picks) on a suite.
 
-    python benchmarks/lr_regret.py            # 4 models x 2 optimizers x 3 seeds, each pick retrained on 3 seeds
+    python benchmarks/lr_regret.py            # 4 x 2 x 3 cases, each pick retrained on 3 seeds: ~30 min on 2 cores
     python benchmarks/lr_regret.py --quick    # 1 seed, 60 steps: a smoke run
     python benchmarks/lr_regret.py --only regret --tasks lstm --optimizers adam --verbose
     python benchmarks/lr_regret.py --seeds 5 --steps 200 --rungs 2 --verbose
