@@ -72,6 +72,19 @@ def test_an_unstable_candidate_steps_down_and_a_slow_one_gives_way_to_the_best()
     assert robust.next_candidate([unstable] * robust.MAX_CHECKS, G[2], G) is None
 
 
+def test_a_rate_below_the_best_is_taken_only_within_a_tenth_of_the_drop_on_the_own_order():
+    own = robust.own_tolerance(G[1], G[2])
+    assert own == robust.MARGIN_TOLERANCE == 0.1 and robust.own_tolerance(G[2], G[2]) == robust.SEED_FAIL_REGRET
+    # L* 0.2, L0 1.2: 0.3 is regret 0.0999... (taken), 0.31 is 0.11 (too slow)
+    assert robust.check(G[1], [0.3, 0.6], 0.2, 1.2, own).failed == ()
+    too_slow = robust.check(G[1], [0.31], 0.2, 1.2, own)
+    assert too_slow.failed == (0,) and robust.next_candidate([too_slow], G[2], G) == G[2]
+    best_ok = robust.check(G[2], [0.2, 0.25], 0.2, 1.2)
+    rule, how = robust.explain(G[2], G[3], SPACING, [too_slow, best_ok])
+    assert robust.chosen([too_slow, best_ok]) is best_ok and rule == "best"
+    assert "2.8e-02 is too slow for the budget (regret 0.11" in how and "7.5e-02 trains on all 2 data orders" in how
+
+
 def test_explain_names_what_moved_the_pick():
     ok = robust.check(G[1], [0.25, 0.26], 0.2, 1.4)
     failed = robust.check(G[1], [0.25, 0.9], 0.2, 1.4)

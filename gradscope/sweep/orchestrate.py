@@ -13,8 +13,9 @@ Grid mode, step by step:
    against the same cut-offs, and look again (at most MAX_EXTENSIONS times).
 5. Decide (scoring.decide): the best rate, or "inconclusive" with no pick.
 6. Pick robustly (robust.py): the best rate that keeps a margin (4x, on the default grid 2 grid steps) below the
-   first unstable rate, retrained from the same start on --seeds - 1 other data orders; one grid step down when it
-   fails on one. The "fast" rate is the largest within 5% of the best drop that keeps the margin.
+   first unstable rate, if it is within a tenth of the best drop (else the best), retrained from the same start on
+   --seeds - 1 other data orders; one grid step down when it fails on one. The "fast" rate is the largest within 5%
+   of the best drop that keeps the margin.
 7. LR sensitivity (scoring.lr_sensitivity) over every swept rate, at the last rung each reached.
 """
 
@@ -240,10 +241,12 @@ def _pick_robustly(ctx: Context, options: SweepOptions, result: SweepResult) -> 
     candidate = robust.margin_candidate(_outcomes(result), unstable, spacing) or best.best_lr
     checks: list[robust.SeedCheck] = []
     while candidate is not None:
-        losses = _losses_on_orders(ctx, options, result, candidate)
+        own = robust.own_tolerance(candidate, best.best_lr)
+        losses = _losses_on_orders(ctx, options, result, candidate,
+                                   lambda loss: scoring.regret(loss, best.best_loss, l0) <= own)
         if losses is None:  # interrupted
             return
-        checks.append(robust.check(candidate, losses, best.best_loss, l0))
+        checks.append(robust.check(candidate, losses, best.best_loss, l0, own))
         candidate = robust.next_candidate(checks, best.best_lr, lrs)
     rule, how = robust.explain(best.best_lr, unstable, spacing, checks)
     candidate = robust.chosen(checks).lr
@@ -253,13 +256,17 @@ def _pick_robustly(ctx: Context, options: SweepOptions, result: SweepResult) -> 
                                           fast_lr=_fast(result, candidate, min(failed, unstable or math.inf), spacing))
 
 
-def _losses_on_orders(ctx: Context, options: SweepOptions, result: SweepResult, lr: float) -> list[float] | None:
+def _losses_on_orders(ctx: Context, options: SweepOptions, result: SweepResult, lr: float,
+                      own_passes: Callable[[float], bool]) -> list[float] | None:
     """The evaluation loss of `lr` after the full horizon on each data order: the sweep's own run (trained on to
-    the end if halving stopped it), then one fresh run per other order. None when interrupted."""
+    the end if halving stopped it), then, if `own_passes` its loss, one fresh run per other order. None when
+    interrupted."""
     final = result.schedule[-1].horizon
     own = next(r for r in result.runs if r.lr == lr)
     advance(own, ctx, final)
     losses = [own.loss]
+    if not own_passes(own.loss):
+        return None if ctx.should_stop() else losses
     for k in range(1, options.seeds):
         losses.append(_on_order(ctx, lr, k, final).loss)
         if ctx.should_stop():

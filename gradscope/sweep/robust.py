@@ -9,11 +9,13 @@ chaotic: the same rate fails on the user's next run (another data order) althoug
    candidate is the finished rate with the lowest evaluation loss among those that keep the margin (the best itself
    when it does); when no finished rate does, the largest rate that does (the orchestrator trains it to the end).
 3. A candidate is trained to the end from the same start on every data order (the sweep's own, then the same batches
-   reordered with torch seeded by seed + k). It fails on an order where it diverges or keeps less than half the
-   best drop: normalised regret (L - L*) / (L0 - L*) above SEED_FAIL_REGRET, against the sweep's best L*.
+   reordered with torch seeded by seed + k). It fails on another order where it diverges or keeps less than half
+   the best drop: normalised regret (L - L*) / (L0 - L*) above SEED_FAIL_REGRET, against the sweep's best L*. A
+   rate below the best also fails when, on the sweep's own order, it is more than MARGIN_TOLERANCE from the best
+   (the margin would cost more than a tenth of the drop); its other orders are then not trained.
 4. The next candidate (next_candidate): when the candidate failed on another order only, it is unstable: one grid
-   step down. When it failed on the sweep's own order too, the margin cost too much (the rate is too slow for the
-   budget): the best rate itself is checked instead. At most MAX_CHECKS candidates.
+   step down. When it failed on the sweep's own order, the margin cost too much: the best rate itself is checked
+   instead. At most MAX_CHECKS candidates.
 5. The pick is the first candidate that trains on every order; if none does, the one with the lowest worst-order
    regret (the best in the worst case).
 """
@@ -27,6 +29,7 @@ from typing import Sequence
 from gradscope.sweep.scoring import Outcome, is_diverged, regret
 
 MARGIN_FACTOR = 4.0
+MARGIN_TOLERANCE = 0.1
 SEED_FAIL_REGRET = 0.5
 MAX_CHECKS = 3
 
@@ -82,10 +85,18 @@ def margin_candidate(outcomes: Sequence[Outcome], unstable: float | None, spacin
     return max((o.lr for o in safe), default=None)
 
 
-def check(lr: float, losses: Sequence[float], best: float, initial: float) -> SeedCheck:
-    """Score a candidate's losses on every data order against the sweep's best (L*) and start (L0)."""
+def own_tolerance(lr: float, best_lr: float) -> float:
+    """The regret a candidate may have on the sweep's own order: a rate below the best is taken only within
+    MARGIN_TOLERANCE of the best drop."""
+    return MARGIN_TOLERANCE if lr < best_lr else SEED_FAIL_REGRET
+
+
+def check(lr: float, losses: Sequence[float], best: float, initial: float,
+          own: float = SEED_FAIL_REGRET) -> SeedCheck:
+    """Score a candidate's losses on the data orders (the sweep's own first) against the sweep's best (L*) and
+    start (L0); the own order fails above `own`, the others above SEED_FAIL_REGRET."""
     regrets = tuple(math.inf if is_diverged(v, initial) else regret(v, best, initial) for v in losses)
-    failed = tuple(i for i, r in enumerate(regrets) if not r <= SEED_FAIL_REGRET)
+    failed = tuple(i for i, r in enumerate(regrets) if not r <= (own if i == 0 else SEED_FAIL_REGRET))
     return SeedCheck(lr, tuple(losses), regrets, failed)
 
 
@@ -111,7 +122,7 @@ def chosen(checks: Sequence[SeedCheck]) -> SeedCheck:
 def explain(best_lr: float, unstable: float | None, spacing: float, checks: Sequence[SeedCheck]) -> tuple[str, str]:
     """(rule, how): what moved the pick away from the best, if anything ("best" | "margin" | "seeds"), and why, in
     one sentence for the JSON and the view. `checks` are the candidates checked in turn."""
-    first, pick, orders = checks[0], chosen(checks), len(checks[0].losses)
+    first, pick, orders = checks[0], chosen(checks), max(len(c.losses) for c in checks)
     if first.lr != best_lr:
         parts = [f"the best rate, {best_lr:.1e}, is less than {MARGIN_FACTOR:g}x below the first unstable one, "
                  f"{unstable:.1e}: took the best rate that keeps that margin, {first.lr:.1e}"]
@@ -124,7 +135,10 @@ def explain(best_lr: float, unstable: float | None, spacing: float, checks: Sequ
         parts = [f"the best rate on the sweep's seed; no rate keeps {MARGIN_FACTOR:g}x below the first unstable "
                  f"one, {unstable:.1e}"]
     for c in checks:
-        if c.failed:
+        if c.failed and c.failed[0] == 0 and c.lr < best_lr:
+            parts.append(f"{c.lr:.1e} is too slow for the budget (regret {c.regrets[0]:.2f} on the sweep's own order, "
+                         f"more than {MARGIN_TOLERANCE:g}): checked the best rate instead")
+        elif c.failed:
             where = ", ".join("the sweep's own" if i == 0 else str(i + 1) for i in c.failed)
             parts.append(f"{c.lr:.1e} failed on data order {where} of {orders} "
                          f"(worst regret {c.worst_regret:.2f})")
@@ -132,5 +146,5 @@ def explain(best_lr: float, unstable: float | None, spacing: float, checks: Sequ
         parts.append(f"{pick.lr:.1e} trains on all {orders} data orders" if not pick.failed else
                      f"none trains on all {orders} orders: {pick.lr:.1e} is the best in the worst case; use it "
                      "with care")
-    rule = "best" if pick.lr == best_lr == first.lr else ("margin" if pick.lr == first.lr else "seeds")
+    rule = "best" if pick.lr == best_lr else ("margin" if pick.lr == first.lr else "seeds")
     return rule, "; ".join(parts)
