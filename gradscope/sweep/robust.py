@@ -137,7 +137,7 @@ def explain(best_lr: float, unstable: float | None, spacing: float, checks: Sequ
     for c in checks:
         if c.failed and c.failed[0] == 0 and c.lr < best_lr:
             parts.append(f"{c.lr:.1e} is too slow for the budget (regret {c.regrets[0]:.2f} on the sweep's own order, "
-                         f"more than {MARGIN_TOLERANCE:g}): checked the best rate instead")
+                         f"more than {MARGIN_TOLERANCE:g})")
         elif c.failed:
             where = ", ".join("the sweep's own" if i == 0 else str(i + 1) for i in c.failed)
             parts.append(f"{c.lr:.1e} failed on data order {where} of {orders} "
