@@ -140,3 +140,26 @@ def test_a_run_on_another_data_order_is_the_plain_loop_on_the_reordered_batches(
     with torch.no_grad():
         expected = [float(nn.functional.mse_loss(model(x[j:j + 8]), y[j:j + 8])) for j in range(0, 64, 8)]
     assert run.chunks == pytest.approx(expected, rel=1e-6)
+
+
+def test_a_best_rate_next_to_a_diverging_one_is_not_picked():
+    """Issue 16: the pick sat on the stability cliff. Full-batch-like SGD on y = 2x with one weight: the Hessian of
+    the MSE is 2 E[x^2] ~ 2, so a rate above ~1 diverges. Grid 0.1 * 2.5^k: 1.56 diverges, 0.625 is the best after
+    4 steps (error x |1 - 1.25| per step), 0.25 is 6x below the cliff and within a tenth of the drop."""
+    import torch
+    from torch import nn
+
+    from gradscope.sweep.api import sweep_lr
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(512, 1, generator=gen)
+    y = 2 * x + 0.01 * torch.randn(512, 1, generator=gen)
+    batches = [(x[i:i + 32], y[i:i + 32]) for i in range(0, 512, 32)]
+    torch.manual_seed(0)
+    result = sweep_lr(nn.Linear(1, 1, bias=False), batches, nn.functional.mse_loss, eval_data=(x, y), steps=4,
+                      rungs=1, num=5, min_lr=0.1, max_lr=0.1 * 2.5 ** 4)
+    losses = {round(run.lr, 4): run.loss for run in result.runs}
+    assert min(losses, key=losses.get) == 0.625 and losses[1.5625] > 4 * result.initial_loss  # the cliff, as built
+    assert result.decision.best_lr == pytest.approx(0.625) and result.decision.lr == pytest.approx(0.25)
+    assert result.robust_pick.rule == "margin" and result.robust_pick.unstable_lr == pytest.approx(1.5625)
+    assert result.robust_pick.checks[-1].failed == () and len(result.robust_pick.checks[-1].losses) == 2
