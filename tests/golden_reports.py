@@ -96,7 +96,13 @@ def sweep_grid_report() -> dict:
              "cost": {"steps": 120, "seconds": 1.5, "range_test_steps": 100, "vs_range_test": 1.2}}
     suggestion = {"lr": 0.27185882427329394, "status": "ok", "fast_lr": 0.27185882427329394,
                   "reason": "lr=2.7e-01 lowers the evaluation loss by 0.179 (noise bar 0.0171)",
-                  "candidates": {"best": 0.27185882427329394, "fast": 0.27185882427329394}}
+                  "candidates": {"best": 0.27185882427329394, "fast": 0.27185882427329394},
+                  "best_lr": 0.27185882427329394,
+                  "chosen_by": {"rule": "margin", "unstable_lr": 1.7, "how": "the best rate on the sweep's seed, 4x "
+                                "or more below the first unstable one, 1.7e+00; 2.7e-01 trains on all 2 data orders"},
+                  "seeds": {"orders": 2, "losses": [0.9443, 0.9561], "regrets": [0.0, 0.0412], "spread": 0.0118,
+                            "worst_regret": 0.0412, "failed_orders": [], "checked": []},
+                  "lr_sensitivity": {"loss": 0.0807, "normalised": 0.45, "rates": 8}}
     return build_report("sweep-lr", "model.py", SETTINGS, [], sweep=sweep, suggestion=suggestion)
 
 

@@ -46,6 +46,23 @@ def test_json_holds_one_run_per_lr_and_the_sweep_table(healthy):
     assert {line.split(",")[0] for line in csv.splitlines()[1:]} == set(variants)
 
 
+def test_the_pick_carries_how_it_was_chosen_its_data_orders_and_the_lr_sensitivity(healthy):
+    result, report, _ = healthy
+    s, table = report["suggestion"], report["sweep"]["table"]
+    assert s["chosen_by"]["rule"] in ("best", "margin", "seeds") and s["best_lr"] >= s["lr"]
+    assert s["seeds"]["orders"] == 2 and len(s["seeds"]["losses"]) == 2 and s["seeds"]["checked"][-1]["lr"] == s["lr"]
+    picked = next(row for row in table if row["lr"] == s["lr"])
+    assert s["seeds"]["losses"][0] == pytest.approx(picked["eval_loss"])  # order 1 is the sweep's own run
+    # LR sensitivity by hand from the table: the mean over rates of min(L, L0) (a diverged rate: L0) minus the lowest
+    l0 = report["sweep"]["initial_eval_loss"]
+    capped = [l0 if row["diverged"] else min(row["eval_loss"], l0) for row in table]
+    expected = sum(capped) / len(capped) - min(capped)
+    assert s["lr_sensitivity"]["loss"] == pytest.approx(expected)
+    assert s["lr_sensitivity"]["normalised"] == pytest.approx(expected / (l0 - min(capped)))
+    for text in ("chosen: ", "on 2 data orders: eval loss", "LR sensitivity"):
+        assert text in result.output
+
+
 def test_deep_sigmoid_with_sgd_is_inconclusive(tmp_path):
     out = tmp_path / "lr.json"
     result = invoke("sample_models/deep_sigmoid.py", *SHORT, "--min-lr", "0.01", "--max-lr", "10", "--json", out)
@@ -83,6 +100,7 @@ def test_range_mode_draws_the_curve_and_offers_candidates(tmp_path):
     (["--mode", "bisect"], "unknown mode 'bisect'"),
     (["--rungs", "0"], "--rungs 0 must be at least 1"),
     (["--eta", "1"], "--eta 1 must be at least 2"),
+    (["--seeds", "0"], "--seeds 0 must be at least 1"),
     (["--optimizer", "lion"], "invalid value for optimizer"),
 ])
 def test_usage_errors_exit_2_with_a_message(args, message):

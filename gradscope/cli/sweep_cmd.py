@@ -20,13 +20,16 @@ Num = Annotated[Optional[int], typer.Option(
     "--num", help="Grid: learning rates (default 8). Range: ramp steps (default 100).")]
 Rungs = Annotated[int, typer.Option("--rungs", help="Successive-halving rungs; 1 trains every lr for all --steps.")]
 Eta = Annotated[int, typer.Option("--eta", help="Keep 1/eta of the runs at each rung.")]
+Seeds = Annotated[int, typer.Option(
+    "--seeds", help="Data orders the pick is trained on, the sweep's own included; it steps down a grid point when "
+                    "it fails on one. 1 skips the check.")]
 Plot = Annotated[Optional[str], typer.Option("--plot", help="Also write the curve as a PNG (needs matplotlib).")]
 
 
 @app.command("sweep-lr")
 def sweep_lr(
     model: o.Target, mode: Mode = "grid", min_lr: MinLr = None, max_lr: MaxLr = None, num: Num = None,
-    rungs: Rungs = 3, eta: Eta = 2, steps: o.Steps = None, batch_size: o.BatchSize = None,
+    rungs: Rungs = 3, eta: Eta = 2, seeds: Seeds = 2, steps: o.Steps = None, batch_size: o.BatchSize = None,
     optimizer: o.Optimizer = None, momentum: o.Momentum = None, seed: o.Seed = None, device: o.Device = None,
     data: o.Data = None, target: o.TargetColumn = None, loss: o.Loss = None, json: o.Json = None, csv: o.Csv = None,
     plot: Plot = None, html: o.Html = None, config: o.Config = None, threshold: o.Threshold = None,
@@ -37,7 +40,7 @@ def sweep_lr(
     invent a pick when no learning rate trains the model."""
     flags = dict(steps=steps, batch_size=batch_size, optimizer=optimizer, momentum=momentum, seed=seed,
                  device=device, data=data, target=target, loss=loss, json=json, csv=csv, ignore=ignore)
-    sweep = dict(mode=mode, min_lr=min_lr, max_lr=max_lr, num=num, rungs=rungs, eta=eta)
+    sweep = dict(mode=mode, min_lr=min_lr, max_lr=max_lr, num=num, rungs=rungs, eta=eta, seeds=seeds)
     guarded(lambda: _sweep(model, flags, sweep, config, threshold, quiet, plot, timeout, html))
 
 
@@ -75,6 +78,7 @@ def _run(model: str, settings, options, quiet: bool, timeout: float | None = Non
             result = sweep_problem(problem, settings, options, should_stop=stop,
                                    on_block=lambda n, v: on_step(n - 1, v))
     public = {**report_settings(settings, problem), "mode": options.mode, "rungs": options.rungs, "eta": options.eta,
+              "seeds": options.seeds,
               "num": options.points, "min_lr": options.min_lr, "max_lr": options.max_lr}
     public.pop("lr", None)  # a sweep has no single lr
     report = build_report("sweep-lr", model, public, result.records, sweep=sweep_section(result),

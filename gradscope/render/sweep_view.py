@@ -91,7 +91,7 @@ def grid_plot(sweep: dict[str, Any], suggestion: dict[str, Any]) -> Panel:
     finite = [y for y in ys if math.isfinite(y)]
     cap = sweep["initial_eval_loss"] * 2 if finite else None
     lines = text_plot(xs, [(ys, "o")], marks, height=8, y_cap=cap)
-    legend = "o evaluation loss at the last rung reached   ! non-finite   * best   f fast"
+    legend = "o evaluation loss at the last rung reached   ! non-finite   * pick   f fast"
     return Panel(Text("\n".join(lines + [legend])), title="grid: evaluation loss against learning rate",
                  title_align="left")
 
@@ -140,10 +140,29 @@ def answer(suggestion: dict[str, Any], source: str, mode: str) -> Panel:
         cands = ", ".join(f"{k} {v:.1e}" for k, v in suggestion["candidates"].items())
         body = Text.assemble(("candidates: ", "bold"), cands, "\n", suggestion["reason"])
         return Panel(body, title=f"learning rate (preview): {suggestion['lr']:.1e}", title_align="left")
-    body = Text.assemble(("best ", "bold"), f"{suggestion['lr']:.2e}   ", ("fast ", "bold"),
+    body = Text.assemble(("pick ", "bold"), f"{suggestion['lr']:.2e}   ", ("fast ", "bold"),
                          f"{suggestion['fast_lr']:.2e} (the largest lr within 5% of the best drop)\n",
                          suggestion["reason"])
+    body.append(robustness(suggestion))
     return Panel(body, title=f"learning rate: {suggestion['lr']:.2e}", title_align="left", border_style="green")
+
+
+def robustness(suggestion: dict[str, Any]) -> str:
+    """How the pick was chosen, its loss on each data order, and the LR sensitivity (lines, each after a newline)."""
+    lines = []
+    if suggestion.get("chosen_by"):
+        lines.append(f"chosen: {suggestion['chosen_by']['how']}")
+    seeds = suggestion.get("seeds")
+    if seeds and seeds["orders"] > 1:
+        losses = " / ".join(num(v) for v in seeds["losses"])
+        lines.append(f"on {seeds['orders']} data orders: eval loss {losses} (spread {num(seeds['spread'])}, "
+                     f"worst regret {num(seeds['worst_regret'])})")
+    sens = suggestion.get("lr_sensitivity")
+    if sens:
+        share = f", {sens['normalised']:.0%} of the best drop" if sens.get("normalised") is not None else ""
+        lines.append(f"LR sensitivity {num(sens['loss'])}{share}: how far the loss ends from the best, on average "
+                     f"over the {sens['rates']} swept rates (lower is more forgiving)")
+    return "".join("\n" + line for line in lines)
 
 
 def header(report: dict[str, Any]) -> Panel:

@@ -5,9 +5,10 @@
     result.decision.lr          # None when no learning rate trains the model ("inconclusive")
 
 Modules: options (what can be asked, checked), grid (log grids, bracketing, edges), halving (the schedule),
-range_test (ramp, EMA, stop rule, candidates), scoring (regret, noise, the decision), state (CPU snapshots), runs
-(one resumable lr), orchestrate (the whole sweep), api (entry points), report (the JSON sections). Importing this
-package does not import torch; options, grid, halving, scoring and report never do.
+range_test (ramp, EMA, stop rule, candidates), scoring (regret, noise, the decision, LR sensitivity), robust (the
+margin below the cliff, the check on other data orders), state (CPU snapshots), runs (one resumable lr), orchestrate
+(the whole sweep), api (entry points), report (the JSON sections). Importing this package does not import torch;
+options, grid, halving, scoring, robust and report never do.
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ EVAL_SAMPLES = 512  # without eval_data, the first pre-drawn batches up to this 
 def sweep_lr(model: nn.Module, batches: Iterable[tuple[Any, Any]], loss_fn: Callable[[Any, Any], torch.Tensor], *,
              eval_data: tuple[Any, Any] | None = None, optimizer: OptimizerSpec = "sgd", momentum: float = 0.0,
              mode: str = "grid", steps: int = 100, min_lr: float | None = None, max_lr: float | None = None,
-             num: int | None = None, rungs: int = 3, eta: int = 2, seed: int = 0,
+             num: int | None = None, rungs: int = 3, eta: int = 2, seed: int = 0, seeds: int = 2,
              thresholds: dict[str, float] | None = None, ignore: Iterable[str] = (),
              should_stop: Callable[[], bool] = lambda: False) -> SweepResult:
     """Sweep learning rates for `model` from its current weights; the model is left exactly as it was.
@@ -34,12 +34,13 @@ def sweep_lr(model: nn.Module, batches: Iterable[tuple[Any, Any]], loss_fn: Call
     `batches`: (x, y) pairs; as many as the sweep needs are drawn once and replayed in the same order for every lr
     (a shorter iterable is cycled). `optimizer`: "sgd" | "adam" | "adamw", a callable (params, lr) -> optimizer,
     or an optimizer whose class and settings (not its state, nor its lr) are copied. `eval_data`: a fixed (x, y)
-    evaluation set, by default the first batches up to 512 samples.
+    evaluation set, by default the first batches up to 512 samples. `seeds`: data orders the pick is trained on
+    (the sweep's own included; 1 skips the check): the same batches reordered, and torch seeded with seed + k.
     """
     if not isinstance(model, nn.Module):
         raise GradscopeError(f"sweep_lr() needs a torch.nn.Module, got {type(model).__name__}")
     options = SweepOptions(mode=mode, steps=steps, min_lr=min_lr, max_lr=max_lr, num=num, rungs=rungs, eta=eta,
-                           seed=seed, thresholds=dict(thresholds or {}), ignore=tuple(ignore)).validate()
+                           seed=seed, seeds=seeds, thresholds=dict(thresholds or {}), ignore=tuple(ignore)).validate()
     make_optimizer = optimizer_factory(optimizer, momentum)
     drawn = predraw(batches, options.batches_needed())
     device = next((p.device for p in model.parameters()), torch.device("cpu"))

@@ -25,6 +25,7 @@ class SweepOptions:
     rungs: int = 3
     eta: int = 2
     seed: int = 0
+    seeds: int = 2  # data orders the pick is trained on (robust.py), the sweep's own included; 1: no check
     thresholds: dict[str, float] = field(default_factory=dict)
     ignore: tuple[str, ...] = ()
 
@@ -48,6 +49,9 @@ class SweepOptions:
         least, what = (3, "a grid") if self.mode == "grid" else (10, "a range test")
         grid.check_range(self.min_lr, self.max_lr, self.points, least=least, what=what)
         halving.schedule(self.points, self.steps, self.rungs, self.eta)  # raises on bad --rungs / --eta
+        if self.seeds < 1:
+            raise GradscopeError(f"--seeds {self.seeds} must be at least 1",
+                                 fix="use --seeds 1 to skip the check on other data orders, 2 (default) or 3")
         return self
 
     def batches_needed(self) -> int:
@@ -59,4 +63,4 @@ class SweepOptions:
         if self.mode == "range":
             return self.points
         grid_steps = halving.cost(halving.schedule(self.points, self.steps, self.rungs, self.eta))
-        return grid_steps + (RANGE_STEPS if self.bracketing else 0)
+        return grid_steps + (self.seeds - 1) * self.steps + (RANGE_STEPS if self.bracketing else 0)

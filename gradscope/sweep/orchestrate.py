@@ -11,11 +11,17 @@ Grid mode, step by step:
 4. If the best lr (picked or not) is the grid's smallest or largest (or every lr diverged or made the loss worse:
    the grid is too hot, look below), add EXTEND_POINTS lrs beyond that edge, run them through the same rungs
    against the same cut-offs, and look again (at most MAX_EXTENSIONS times).
-5. Decide (scoring.decide): a pick, the "fast" pick, or "inconclusive" with no pick.
+5. Decide (scoring.decide): the best rate, or "inconclusive" with no pick.
+6. Pick robustly (robust.py): the best rate that keeps a margin (4x, on the default grid 2 grid steps) below the
+   first unstable rate, if it is within a tenth of the best drop (else the best), retrained from the same start on
+   --seeds - 1 other data orders; one grid step down when it fails on one. The "fast" rate is the largest within 5%
+   of the best drop that keeps the margin.
+7. LR sensitivity (scoring.lr_sensitivity) over every swept rate, at the last rung each reached.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -25,7 +31,7 @@ import torch
 
 from gradscope.errors import GradscopeError
 from gradscope.records import RunRecord
-from gradscope.sweep import grid, halving, scoring
+from gradscope.sweep import grid, halving, robust, scoring
 from gradscope.sweep.options import RANGE_MAX, RANGE_MIN, RANGE_STEPS, SweepOptions
 from gradscope.sweep.range_test import RangeResult, analyse, ramp, run_ramp
 from gradscope.sweep.runs import Context, GridRun, advance, batch_length, evaluate, joined
@@ -50,6 +56,8 @@ class SweepResult:
     steps_spent: int = 0
     seconds: float = 0.0
     interrupted: bool = False
+    robust_pick: robust.RobustPick | None = None  # how decision.lr was chosen; None when inconclusive
+    sensitivity: tuple[float, float] | None = None  # LR sensitivity: in loss units, over the best drop
 
     @property
     def initial_loss(self) -> float:
@@ -154,6 +162,10 @@ def _grid_mode(ctx: Context, options: SweepOptions, result: SweepResult) -> None
         _climb(ctx, _new_runs(result, new), result.schedule, bars, result)
     result.interrupted = ctx.should_stop() or any(r.interrupted for r in result.runs)
     result.decision = _decide(result)
+    if result.decision.status == "ok" and not result.interrupted:
+        _pick_robustly(ctx, options, result)
+        result.interrupted = ctx.should_stop() or any(r.interrupted for r in result.runs)
+    result.sensitivity = scoring.lr_sensitivity([_score(r, result) for r in result.runs], result.initial_loss)
     if result.interrupted:
         result.decision = scoring.Decision("inconclusive", None, None, None, None, None,
                                            "inconclusive: interrupted before the sweep finished")
@@ -214,10 +226,78 @@ def _climb(ctx: Context, runs: list[GridRun], rungs: list[halving.Rung], bars: l
 
 
 def _decide(result: SweepResult) -> scoring.Decision:
+    return scoring.decide(_outcomes(result), result.initial, result.options.min_drop, result.schedule[-1].horizon)
+
+
+def _outcomes(result: SweepResult) -> list[scoring.Outcome]:
     final = result.schedule[-1].horizon
-    outcomes = [scoring.Outcome(r.lr, r.loss, r.chunks, _score(r, result) == math.inf,
-                                r.steps >= final and r.nonfinite_step is None and not r.error, r.shuffled) for r in result.runs]
-    return scoring.decide(outcomes, result.initial, result.options.min_drop, final)
+    return [scoring.Outcome(r.lr, r.loss, r.chunks, _score(r, result) == math.inf,
+                            r.steps >= final and r.nonfinite_step is None and not r.error, r.shuffled) for r in result.runs]
+
+
+# -- the robust pick ------------------------------------------------------------------------------------------------
+def _pick_robustly(ctx: Context, options: SweepOptions, result: SweepResult) -> None:
+    """Move the pick below the cliff and check it on other data orders (robust.py); update the decision."""
+    best, l0 = result.decision, result.initial_loss
+    lrs = [r.lr for r in result.runs]
+    spacing = grid.spacing(sorted(lrs))
+    unstable = robust.first_unstable(_outcomes(result), best.best_lr, l0)
+    candidate = robust.margin_candidate(_outcomes(result), unstable, spacing) or best.best_lr
+    checks: list[robust.SeedCheck] = []
+    while candidate is not None:
+        own = robust.own_tolerance(candidate, best.best_lr)
+        losses = _losses_on_orders(ctx, options, result, candidate,
+                                   lambda loss: scoring.regret(loss, best.best_loss, l0) <= own)
+        if losses is None:  # interrupted
+            return
+        checks.append(robust.check(candidate, losses, best.best_loss, l0, own))
+        candidate = robust.next_candidate(checks, best.best_lr, lrs)
+    rule, how = robust.explain(best.best_lr, unstable, spacing, checks)
+    candidate = robust.chosen(checks).lr
+    result.robust_pick = robust.RobustPick(candidate, best.best_lr, unstable, rule, how, tuple(checks))
+    failed = min((c.lr for c in checks if c.failed and c.lr > candidate), default=math.inf)
+    result.decision = dataclasses.replace(result.decision, lr=candidate,
+                                          fast_lr=_fast(result, candidate, min(failed, unstable or math.inf), spacing))
+
+
+def _losses_on_orders(ctx: Context, options: SweepOptions, result: SweepResult, lr: float,
+                      own_passes: Callable[[float], bool]) -> list[float] | None:
+    """The evaluation loss of `lr` after the full horizon on each data order: the sweep's own run (trained on to
+    the end if halving stopped it), then, if `own_passes` its loss, one fresh run per other order. None when
+    interrupted."""
+    final = result.schedule[-1].horizon
+    own = next(r for r in result.runs if r.lr == lr)
+    advance(own, ctx, final)
+    losses = [own.loss]
+    if not own_passes(own.loss):
+        return None if ctx.should_stop() else losses
+    for k in range(1, options.seeds):
+        losses.append(_on_order(ctx, lr, k, final).loss)
+        if ctx.should_stop():
+            return None
+    return None if ctx.should_stop() else losses
+
+
+def _on_order(ctx: Context, lr: float, k: int, horizon: int) -> GridRun:
+    """One run of `lr` from the initial weights with the first `horizon` batches in another order (seeded by
+    seed + k) and torch seeded with seed + k (other dropout masks). Not recorded in the report's runs."""
+    order = torch.randperm(horizon, generator=torch.Generator().manual_seed(ctx.seed + k)).tolist()
+    batches = [ctx.batches[i] for i in order] + list(ctx.batches[horizon:])
+    reordered = dataclasses.replace(ctx, batches=batches, seed=ctx.seed + k)
+    run = GridRun(lr, f"lr={lr:.2e} order {k + 1}")
+    advance(run, reordered, horizon)
+    ctx.steps_done = reordered.steps_done
+    return run
+
+
+def _fast(result: SweepResult, pick: float, cliff: float, spacing: float) -> float:
+    """The largest finished rate within FAST_TOLERANCE of the best drop that keeps the margin below `cliff` (the
+    first unstable rate, or a candidate that failed on another data order); at least the pick."""
+    d = result.decision
+    near = [o.lr for o in _outcomes(result) if o.finished and not o.diverged and o.lr > pick
+            and scoring.regret(o.loss, d.best_loss, result.initial_loss) <= scoring.FAST_TOLERANCE
+            and robust.keeps_margin(o.lr, cliff if math.isfinite(cliff) else None, spacing)]
+    return max(near, default=pick)
 
 
 def _record(ctx: Context, run: GridRun, options: SweepOptions) -> RunRecord:

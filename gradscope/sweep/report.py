@@ -1,7 +1,9 @@
 """A sweep as report data: the top-level "suggestion" and "sweep" sections (plain, JSON-ready, torch-free).
 
     "suggestion": {"lr": float | null, "status": "ok" | "inconclusive", "fast_lr": ..., "reason": "...",
-                   "candidates": {"best": ..., "fast": ...}   (grid)   or {"valley": ..., "min/10": ..., ...} (range)}
+                   "candidates": {"best": ..., "fast": ...}   (grid)   or {"valley": ..., "min/10": ..., ...} (range),
+                   grid only: "best_lr", "chosen_by": {"rule", "how", "unstable_lr"}, "seeds": {...},
+                   "lr_sensitivity": {"loss", "normalised", "rates"}}
     "sweep": {"mode", "initial_eval_loss", "bracket", "schedule", "table" (one row per lr), "range_test",
               "notes", "cost"}
 """
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
     from gradscope.records import RunRecord
     from gradscope.sweep.orchestrate import SweepResult
     from gradscope.sweep.range_test import RangeResult
+    from gradscope.sweep.robust import RobustPick
     from gradscope.sweep.runs import GridRun
 
 
@@ -24,8 +27,35 @@ def suggestion(result: "SweepResult") -> dict[str, Any]:
     if result.options.mode == "range":
         return _range_suggestion(result.range)
     d = result.decision
-    candidates = {"best": d.lr, "fast": d.fast_lr} if d.status == "ok" else {}
-    return {"lr": d.lr, "status": d.status, "fast_lr": d.fast_lr, "reason": d.reason, "candidates": candidates}
+    candidates = {"best": d.lr, "fast": d.fast_lr} if d.status == "ok" else {}  # "best": the pick
+    return {"lr": d.lr, "status": d.status, "fast_lr": d.fast_lr, "reason": d.reason, "candidates": candidates,
+            "best_lr": d.best_lr, "chosen_by": chosen_by(result.robust_pick), "seeds": seeds(result.robust_pick),
+            "lr_sensitivity": sensitivity(result)}
+
+
+def chosen_by(pick: "RobustPick | None") -> dict[str, Any] | None:
+    return None if pick is None else {"rule": pick.rule, "how": pick.how, "unstable_lr": pick.unstable_lr}
+
+
+def seeds(pick: "RobustPick | None") -> dict[str, Any] | None:
+    """The pick on every data order, and every candidate checked, in turn."""
+    if pick is None:
+        return None
+    last = next(c for c in pick.checks if c.lr == pick.lr)
+    return {"orders": len(last.losses), "losses": list(last.losses), "regrets": list(last.regrets),
+            "spread": last.spread, "worst_regret": last.worst_regret, "failed_orders": list(last.failed),
+            "checked": [{"lr": c.lr, "losses": list(c.losses), "failed_orders": list(c.failed)}
+                        for c in pick.checks]}
+
+
+def sensitivity(result: "SweepResult") -> dict[str, Any] | None:
+    """LR sensitivity in loss units and over the best drop (L0 - L*): 0 when every swept rate is as good as the
+    best, 1 when on average they do no better than the start."""
+    if result.sensitivity is None or not math.isfinite(result.sensitivity[0]):
+        return None
+    value, normalised = result.sensitivity
+    return {"loss": value, "normalised": normalised if math.isfinite(normalised) else None,
+            "rates": len(result.runs)}
 
 
 def _range_suggestion(r: "RangeResult") -> dict[str, Any]:

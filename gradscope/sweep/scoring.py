@@ -1,5 +1,5 @@
-"""Scoring a sweep: normalised regret, the noise of an evaluation loss, the pick (or "inconclusive"), and which
-layer's gradient blew up first in a run that diverged. Pure and torch-free.
+"""Scoring a sweep: normalised regret, the noise of an evaluation loss, the pick (or "inconclusive"), LR
+sensitivity, and which layer's gradient blew up first in a run that diverged. Pure and torch-free.
 
 Noise. The evaluation set is split into equal chunks and the loss measured on each, before training (L0_c) and after
 (L_c). The improvement of a run is the mean over chunks of d_c = L0_c - L_c; because both are measured on the same
@@ -104,6 +104,20 @@ def decide(outcomes: Sequence[Outcome], initial: Sequence[float], min_drop: floa
     fast = max(o.lr for o in done if regret(o.loss, best.loss, l0) <= FAST_TOLERANCE)
     reason = f"lr={best.lr:.1e} lowers the evaluation loss by {gain:.3g} (noise bar {needed:.3g})"
     return Decision("ok", best.lr, fast, best.loss, gain, needed, reason, best.lr)
+
+
+def lr_sensitivity(losses: Sequence[float], initial: float) -> tuple[float, float]:
+    """LR sensitivity (Wortsman et al. 2023): the mean over the swept rates of min(L(lr), L0) - L*, L* the lowest
+    loss; and the same over the best drop L0 - L* (nan when nothing dropped).
+
+    A rate that diverged (NaN/Inf) counts as L0, as does one that ended above it. The mean over a log-spaced grid is
+    the expectation for a rate drawn log-uniformly from the swept range. 0: every rate is as good as the best;
+    normalised 1: on average the rates do no better than not training."""
+    capped = [min(v, initial) if math.isfinite(v) else initial for v in losses]
+    if not capped or not math.isfinite(initial):
+        return math.nan, math.nan
+    value, drop = sum(capped) / len(capped) - min(capped), initial - min(capped)
+    return value, value / drop if drop > 0 else math.nan
 
 
 @dataclass(frozen=True)
