@@ -20,7 +20,9 @@ from typing import Any, Callable
 
 from gradscope.baseline import DEFAULT_FACTOR, baseline_check, load_baseline
 from gradscope.errors import GradscopeError
-from gradscope.gate import CHECK_NAMES, Check, GateResult, excuses_from, findings_check, skipped_check, split_ignore
+from gradscope.commands.outcome import Outcome
+from gradscope.gate import (CHECK_NAMES, Check, GateResult, excuses_from, findings_check, gate_section,
+                            skipped_check, split_ignore)
 from gradscope.settings import Settings, parse_threshold_flag, resolve_with_command_keys
 
 OVERFIT_MIN_DROP = 0.01  # the overfit run's loss must end at least 1% below the lr=0 control's
@@ -36,17 +38,6 @@ class CheckOptions:
     overfit_drop: float = OVERFIT_MIN_DROP
     baseline: str | None = None
     baseline_factor: float = DEFAULT_FACTOR
-
-
-@dataclass
-class CheckOutcome:
-    outcome: Any  # pipeline.Outcome; its report carries "checks" and "gate"
-    result: GateResult
-    findings: list[dict[str, Any]]  # the run's findings at every severity, muted rules left out
-
-    @property
-    def interrupted(self) -> bool:
-        return self.outcome.interrupted
 
 
 def resolve(flags: dict[str, Any], config: Path | None, thresholds: list[str] | None, check_flags: dict[str, Any],
@@ -80,7 +71,7 @@ def _options(extra: dict[str, Any], ignore_checks: tuple[str, ...]) -> CheckOpti
 
 
 def run_check(settings: Settings, options: CheckOptions, *, on_step: Callable | None = None,
-              should_stop: Callable[[], bool] = lambda: False) -> CheckOutcome:
+              should_stop: Callable[[], bool] = lambda: False) -> Outcome:
     """Train, diagnose and gate; the report gains "checks" and "gate". User errors raise GradscopeError."""
     from gradscope import pipeline
 
@@ -94,10 +85,9 @@ def run_check(settings: Settings, options: CheckOptions, *, on_step: Callable | 
         checks.append(baseline_check(outcome.report, baseline, options.baseline_factor, options.baseline))
     checks += [skipped_check(name, "muted by --ignore") for name in CHECK_NAMES if name in options.ignore_checks]
     result = GateResult(sorted(checks, key=lambda c: CHECK_NAMES.index(c.name)))
-    outcome.report["checks"] = result.to_dicts()
-    outcome.report["gate"] = {"passed": result.passed, "fail_on": settings.fail_on,
-                              "ignore": [*settings.ignore, *options.ignore_checks]}
-    return CheckOutcome(outcome, result, run["findings"])
+    outcome.report.update(gate_section(result, settings.fail_on, [*settings.ignore, *options.ignore_checks]))
+    outcome.gate = result
+    return outcome
 
 
 def _wanted(name: str, options: CheckOptions) -> bool:

@@ -22,29 +22,13 @@ from typing import Callable
 
 from gradscope import comparison as cmp
 from gradscope.errors import GradscopeError
-from gradscope.pipeline import Outcome, report_settings
+from gradscope.commands.outcome import Outcome
 from gradscope.records import RunRecord
 from gradscope.remedies import BASELINE, NotApplicable, Remedy, Setup
 from gradscope.settings import Settings
 from gradscope.training import RunOptions, StepCallback, train
 
 RunCallback = Callable[[str, int], None]  # (variant id, seed), called before each run
-
-
-@dataclass
-class CompareOutcome(Outcome):
-    comparison: cmp.Comparison | None = None
-    stopped: bool = False  # Ctrl-C: some runs were cut short or never started
-    not_run: list[str] = field(default_factory=list)
-
-    @property
-    def interrupted(self) -> bool:
-        return self.stopped or any(r.interrupted for r in self.records)
-
-    @property
-    def all_failed(self) -> bool:
-        """Every run that trained stopped on an error in the user's code (nothing to compare)."""
-        return bool(self.records) and all(r.error for r in self.records)
 
 
 @dataclass
@@ -58,7 +42,7 @@ class _Result:
 
 def compare(spec: str, settings: Settings, remedies: list[Remedy] | None = None, seeds: int = 1, *,
             on_run: RunCallback | None = None, on_step: StepCallback | None = None,
-            should_stop: Callable[[], bool] = lambda: False) -> CompareOutcome:
+            should_stop: Callable[[], bool] = lambda: False) -> Outcome:
     """Load SPEC once and compare `remedies` (None: chosen from the baseline's findings, see remedies.defaults)."""
     from gradscope.loading import load_problem
 
@@ -71,7 +55,7 @@ def compare(spec: str, settings: Settings, remedies: list[Remedy] | None = None,
 def compare_problem(problem, spec: str, settings: Settings, remedies: list[Remedy] | None = None, seeds: int = 1, *,
                     on_run: RunCallback | None = None, on_step: StepCallback | None = None,
                     should_stop: Callable[[], bool] = lambda: False,
-                    load_seconds: float | None = None) -> CompareOutcome:
+                    load_seconds: float | None = None) -> Outcome:
     """compare() for an already loaded Problem."""
     if seeds < 1:
         raise GradscopeError(f"--seeds must be at least 1, got {seeds}")
@@ -167,8 +151,8 @@ def _failed_record(setup: Setup, exc: GradscopeError) -> RunRecord:
 
 
 def _outcome(problem, spec: str, settings: Settings, runner: _Runner, results: list[_Result], not_run: list[str],
-             load_seconds: float | None) -> CompareOutcome:
-    from gradscope.report import build_report
+             load_seconds: float | None) -> Outcome:
+    from gradscope.report import build_report, report_settings
 
     records = [record for result in results for record in result.records]
     report = build_report("compare", spec, report_settings(settings, problem), records)
@@ -180,5 +164,5 @@ def _outcome(problem, spec: str, settings: Settings, runner: _Runner, results: l
     comparison = cmp.compare(variants, runner.seeds)
     report["interrupted"] = report["interrupted"] or runner.stopped
     report["comparison"] = {**comparison.to_dict(), "load_seconds": load_seconds, "not_run": not_run}
-    return CompareOutcome(report, records, problem=problem, comparison=comparison, stopped=runner.stopped,
-                          not_run=not_run)
+    return Outcome(report, records, problem=problem, comparison=comparison, stopped=runner.stopped,
+                   not_run=not_run)

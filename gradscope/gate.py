@@ -60,6 +60,12 @@ class GateResult:
         return [c.to_dict() for c in self.checks]
 
 
+def gate_section(result: GateResult, fail_on: str, ignore: Iterable[str]) -> dict[str, Any]:
+    """The report's "checks" and "gate" sections, the same for `check` and `run`."""
+    return {"checks": result.to_dicts(),
+            "gate": {"passed": result.passed, "fail_on": fail_on, "ignore": list(ignore)}}
+
+
 def split_ignore(ids: Iterable[str]) -> tuple[list[str], list[str]]:
     """--ignore values split into (rule ids, check names); an unknown id raises a GradscopeError listing both."""
     from gradscope.rules import RULES

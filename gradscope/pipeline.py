@@ -5,30 +5,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Callable
 
-from gradscope.records import RunRecord
+from gradscope.commands.outcome import Outcome
+from gradscope.report import report_settings
 from gradscope.settings import Settings
 
-
-@dataclass
-class Outcome:
-    report: dict[str, Any]
-    records: list[RunRecord]
-    problem: Any = None  # the loaded Problem, for follow-up runs that must not import the user's file again
-
-    @property
-    def interrupted(self) -> bool:
-        return any(r.interrupted for r in self.records)
-
-    @property
-    def error(self) -> str | None:
-        return next((r.error for r in self.records if r.error), None)
-
-
-def report_settings(settings: Settings, problem) -> dict[str, Any]:
-    return {**settings.public(), "data": problem.data_desc, "loss": problem.loss_desc, "model": problem.model_desc}
+__all__ = ["Outcome", "inspect", "report_settings", "write_outputs"]
 
 
 def inspect(spec: str, settings: Settings, *, command: str = "inspect", on_step: Callable | None = None,

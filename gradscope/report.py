@@ -35,6 +35,11 @@ def build_report(command: str, source: str, settings: dict[str, Any], runs: Iter
     return report
 
 
+def report_settings(settings: Any, problem: Any) -> dict[str, Any]:
+    """The "settings" section of a command that trains a Problem: the public settings plus what was trained."""
+    return {**settings.public(), "data": problem.data_desc, "loss": problem.loss_desc, "model": problem.model_desc}
+
+
 def run_to_dict(record: RunRecord) -> dict[str, Any]:
     grads, params, updates = record.layer_grad_norms(), record.layer_param_norms(), record.layer_update_norms()
     # null marks "not measured" (no gradient at that step; a step between statistics steps), so NaN stays a real NaN.

@@ -67,17 +67,17 @@ def _check(flags: dict, check_flags: dict, config, thresholds, junit: str | None
                     html=html)
     check_html(html)
     with stop_on_sigint(o.check_timeout(timeout)) as stop, step_progress(settings.steps, "checking", quiet) as on_step:
-        result = gate_run.run_check(settings, options, on_step=on_step, should_stop=stop)
-    out.print(summary(result.result, _title(options.model, settings)))
-    print_annotations(fmt, result.result.checks, result.findings, _model_file(options.model))
-    junit_file = junit_output(junit, f"gradscope check {options.model}", result.result.checks)
-    written = pipeline.write_outputs(result.outcome, settings,
-                                     (junit_file, html_output(html, result.outcome.report)))  # after the view, as above
+        outcome = gate_run.run_check(settings, options, on_step=on_step, should_stop=stop)
+    out.print(summary(outcome.gate, _title(options.model, settings)))
+    print_annotations(fmt, outcome.gate.checks, outcome.findings, _model_file(options.model))
+    junit_file = junit_output(junit, f"gradscope check {options.model}", outcome.gate.checks)
+    written = pipeline.write_outputs(outcome, settings,
+                                     (junit_file, html_output(html, outcome.report)))  # after the view, as above
     for path in written:
         err.print(f"wrote {path}", style="dim")
-    if result.interrupted:
+    if outcome.interrupted:
         return EXIT_INTERRUPTED
-    return EXIT_OK if result.result.passed else EXIT_FAILED
+    return EXIT_OK if outcome.gate.passed else EXIT_FAILED
 
 
 def _title(model: str, settings) -> str:

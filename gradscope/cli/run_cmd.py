@@ -77,15 +77,14 @@ def _run(script: str, args: tuple[str, ...], module: bool, max_steps, flags: dic
         err.print(outcome.ending.traceback, markup=False, highlight=False, soft_wrap=True)
     if not outcome.reporting:
         return EXIT_USAGE if outcome.error else EXIT_OK
-    gate = _gate(outcome, settings)
-    findings = [f for run in outcome.report["runs"] for f in run["findings"]]
+    gate = outcome.gate
     if not outcome.records and outcome.ending.how in ("finished", "stopped"):
         _write(outcome, settings, junit, html, script, gate)
         raise GradscopeError("the script ended without an optimizer step gradscope could watch",
                              fix="gradscope run watches torch.optim optimizers over nn.Module parameters created "
                                  "while the script runs; check that the script trains with its arguments")
     _show(outcome, gate, max_steps, quiet)
-    print_annotations(fmt, gate.checks, findings, None if module else script)
+    print_annotations(fmt, gate.checks, outcome.findings, None if module else script)
     _write(outcome, settings, junit, html, script, gate)  # after the view: a failed write must not hide the diagnosis
     if outcome.interrupted:
         return EXIT_INTERRUPTED
@@ -100,19 +99,6 @@ def _write(outcome, settings, junit: str | None, html: str | None, script: str, 
     more = (junit_output(junit, f"gradscope run {script}", gate.checks), html_output(html, outcome.report))
     for path in pipeline.write_outputs(outcome, settings, more):
         err.print(f"wrote {path}", style="dim")
-
-
-def _gate(outcome, settings):
-    from gradscope.gate import Check, GateResult, findings_check
-
-    findings = [f for run in outcome.report["runs"] for f in run["findings"]]
-    checks = [findings_check(findings, settings.fail_on, muted=settings.ignore)]
-    if not outcome.records:  # the script failed or was stopped before its first step: nothing was checked
-        checks.append(Check("steps", False, "no step was recorded, so no gradient was checked"))
-    result = GateResult(checks)
-    outcome.report["checks"] = result.to_dicts()
-    outcome.report["gate"] = {"passed": result.passed, "fail_on": settings.fail_on, "ignore": list(settings.ignore)}
-    return result
 
 
 def _show(outcome, gate, max_steps, quiet: bool) -> None:

@@ -55,51 +55,34 @@ def _sweep(model: str, flags: dict, sweep: dict, config, thresholds, quiet: bool
     check_html(html)
     if plot:
         _require_matplotlib()
-    report, records = _run(model, settings, options, quiet, o.check_timeout(timeout))
+    outcome = _run(model, settings, options, quiet, o.check_timeout(timeout))
     from gradscope.render.sweep_view import answer, sweep_view
 
     # --quiet: only the answer (the learning rate, or why there is none)
+    report = outcome.report
     out.print(answer(report["suggestion"], model, options.mode) if quiet else sweep_view(report))
-    _write(report, records, settings, plot, html)  # after the view: a failed write must not hide the answer
-    return EXIT_INTERRUPTED if report["interrupted"] else EXIT_OK
+    _write(outcome, settings, plot, html)  # after the view: a failed write must not hide the answer
+    return EXIT_INTERRUPTED if outcome.interrupted else EXIT_OK
 
 
 def _run(model: str, settings, options, quiet: bool, timeout: float | None = None):
     from gradscope.interrupts import stop_on_sigint
-    from gradscope.loading import load_problem
-    from gradscope.pipeline import report_settings
-    from gradscope.report import build_report
-    from gradscope.sweep.api import sweep_problem
-    from gradscope.sweep.report import suggestion, sweep_section
+    from gradscope.sweep.api import sweep_model_file
 
-    with stop_on_sigint(timeout) as stop:  # --timeout covers loading too
-        problem = load_problem(model, settings)
-        with step_progress(options.planned_steps(), "sweeping", quiet) as on_step:
-            result = sweep_problem(problem, settings, options, should_stop=stop,
-                                   on_block=lambda n, v: on_step(n - 1, v))
-    public = {**report_settings(settings, problem), "mode": options.mode, "rungs": options.rungs, "eta": options.eta,
-              "seeds": options.seeds,
-              "num": options.points, "min_lr": options.min_lr, "max_lr": options.max_lr}
-    public.pop("lr", None)  # a sweep has no single lr
-    report = build_report("sweep-lr", model, public, result.records, sweep=sweep_section(result),
-                          suggestion=suggestion(result))
-    report["interrupted"] = report["interrupted"] or result.interrupted
-    return report, result.records
+    # --timeout covers loading too; the bar shows from the start (it counts sweep steps, not loading)
+    with stop_on_sigint(timeout) as stop, step_progress(options.planned_steps(), "sweeping", quiet) as on_step:
+        return sweep_model_file(model, settings, options, should_stop=stop, on_block=lambda n, v: on_step(n - 1, v))
 
 
-def _write(report: dict, records: list, settings, plot: str | None, html: str | None = None) -> None:
-    from gradscope.outputs import text_file, write_files
-    from gradscope.report import tidy_csv, to_json
+def _write(outcome, settings, plot: str | None, html: str | None = None) -> None:
+    from gradscope import pipeline
 
     def png(path: str) -> None:
         from gradscope.render.sweep_view import write_png
 
-        write_png(report, path)
+        write_png(outcome.report, path)
 
-    written = write_files([text_file("--json", settings.json, lambda: to_json(report)),
-                           text_file("--csv", settings.csv, lambda: tidy_csv(records)), ("--plot", plot, png),
-                           html_output(html, report)])
-    for path in written:
+    for path in pipeline.write_outputs(outcome, settings, (("--plot", plot, png), html_output(html, outcome.report))):
         err.print(f"wrote {path}", style="dim")
 
 

@@ -9,6 +9,6 @@ them into a report. Importing this package imports torch.
 """
 
 from gradscope.scriptwatch.runner import Ending, ScriptTarget
-from gradscope.scriptwatch.script import ScriptOutcome, watch_script
+from gradscope.scriptwatch.script import watch_script
 
-__all__ = ["Ending", "ScriptOutcome", "ScriptTarget", "watch_script"]
+__all__ = ["Ending", "ScriptTarget", "watch_script"]

@@ -1,43 +1,23 @@
 """`gradscope run` as one function: run the script under a watch session, then diagnose and build the report.
 
 The report has the usual schema (`gradscope.report/1`, command "run"), one run per watched model, plus a `script`
-section saying how the script ended. Runs are the models whose optimizer stepped at least once.
+section saying how the script ended and the "checks" and "gate" sections (the findings at --fail-on fail it).
+Runs are the models whose optimizer stepped at least once.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from typing import Any
 
-from gradscope.pipeline import Outcome
+from gradscope.commands.outcome import Outcome
 from gradscope.records import RunRecord
 from gradscope.scriptwatch.runner import CRASHED, INTERRUPTED, Ending, ScriptTarget, check_target, run_as_main
 from gradscope.scriptwatch.session import Session, WatchOptions
 from gradscope.settings import Settings
 
 
-@dataclass
-class ScriptOutcome(Outcome):
-    """pipeline.Outcome plus how the script ended and which rank this process is (only rank 0 reports)."""
-
-    ending: Ending = None  # type: ignore[assignment]
-    rank: int = 0
-
-    @property
-    def reporting(self) -> bool:
-        return self.rank == 0
-
-    @property
-    def interrupted(self) -> bool:
-        return self.ending.how == INTERRUPTED
-
-    @property
-    def error(self) -> str | None:
-        return self.ending.error
-
-
-def watch_script(target: ScriptTarget, settings: Settings, max_steps: int | None = None) -> ScriptOutcome:
+def watch_script(target: ScriptTarget, settings: Settings, max_steps: int | None = None) -> Outcome:
     from gradscope.report import build_report
     from gradscope.rules import diagnose
 
@@ -56,7 +36,22 @@ def watch_script(target: ScriptTarget, settings: Settings, max_steps: int | None
     report = build_report("run", target.shown, report_settings, records,
                           script=_script_section(target, session, ending, seconds))
     report["interrupted"] = ending.how == INTERRUPTED  # also with no step recorded (no run to carry the flag)
-    return ScriptOutcome(report, records, ending=ending, rank=session.rank)
+    outcome = Outcome(report, records, ending=ending, rank=session.rank, stopped=ending.how == INTERRUPTED,
+                      failure=ending.error)
+    outcome.gate = _gate(outcome, settings)
+    return outcome
+
+
+def _gate(outcome: Outcome, settings: Settings):
+    """Fail on the findings at --fail-on, and on a script that recorded no step (nothing was checked)."""
+    from gradscope.gate import Check, GateResult, findings_check, gate_section
+
+    checks = [findings_check(outcome.findings, settings.fail_on, muted=settings.ignore)]
+    if not outcome.records:  # the script failed or was stopped before its first step: nothing was checked
+        checks.append(Check("steps", False, "no step was recorded, so no gradient was checked"))
+    result = GateResult(checks)
+    outcome.report.update(gate_section(result, settings.fail_on, settings.ignore))
+    return result
 
 
 def _records(session: Session, ending: Ending, seconds: float) -> list[RunRecord]:

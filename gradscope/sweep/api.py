@@ -72,6 +72,19 @@ def default_eval(drawn: list[tuple[Any, Any]]) -> tuple[Any, Any]:
     return torch.cat(xs)[:EVAL_SAMPLES], torch.cat(ys)[:EVAL_SAMPLES]
 
 
+def sweep_model_file(model: str, settings, options: SweepOptions, should_stop: Callable[[], bool] = lambda: False,
+                     on_block: Callable[[int, float], None] = lambda steps, loss: None):
+    """`gradscope sweep-lr` as one function: load MODEL, sweep it, and return the Outcome with its report."""
+    from gradscope.commands.outcome import Outcome
+    from gradscope.loading import load_problem
+    from gradscope.sweep.report import sweep_report
+
+    problem = load_problem(model, settings)
+    result = sweep_problem(problem, settings, options, should_stop=should_stop, on_block=on_block)
+    return Outcome(sweep_report(model, settings, problem, result), result.records, problem=problem, sweep=result,
+                   stopped=result.interrupted)
+
+
 def sweep_problem(problem, settings, options: SweepOptions, should_stop: Callable[[], bool] = lambda: False,
                   on_block: Callable[[int, float], None] = lambda steps, loss: None) -> SweepResult:
     """The CLI's sweep: a fresh model from the Problem, its seeded batches, its evaluation set and loss."""

@@ -23,6 +23,21 @@ if TYPE_CHECKING:
     from gradscope.sweep.runs import GridRun
 
 
+def sweep_report(model: str, settings: Any, problem: Any, result: "SweepResult") -> dict[str, Any]:
+    """The whole report of `sweep-lr`: the usual runs plus the "sweep" and "suggestion" sections."""
+    from gradscope.report import build_report, report_settings
+
+    options = result.options
+    public = {**report_settings(settings, problem), "mode": options.mode, "rungs": options.rungs, "eta": options.eta,
+              "seeds": options.seeds,
+              "num": options.points, "min_lr": options.min_lr, "max_lr": options.max_lr}
+    public.pop("lr", None)  # a sweep has no single lr
+    report = build_report("sweep-lr", model, public, result.records, sweep=sweep_section(result),
+                          suggestion=suggestion(result))
+    report["interrupted"] = report["interrupted"] or result.interrupted
+    return report
+
+
 def suggestion(result: "SweepResult") -> dict[str, Any]:
     if result.options.mode == "range":
         return _range_suggestion(result.range)
