@@ -44,24 +44,41 @@ def check_output_path(path: str | Path, option: str) -> Path:
     return path
 
 
-def write_atomic(path: str | Path, text: str) -> None:
-    """Write `text` to `path`: atomically for a regular file (or a symlink's target), straight through otherwise."""
+def write_atomic(path: str | Path, text: str | bytes) -> None:
+    """Write `text` (str, or bytes such as a PNG) to `path`: atomically for a regular file (or a symlink's target),
+    straight through otherwise."""
     if is_stream(path):
-        sys.stdout.write(text)
-        sys.stdout.flush()
+        _to_stdout(text)
         return
     if _is_special(Path(path)) or _in_system_folder(path):
         # append: opening /dev/stdout for writing would truncate the file stdout was redirected to
-        with open(path, "a", encoding="utf-8", newline="") as handle:
+        with _open(path, "a", text) as handle:
             handle.write(text)
         return
     _replace(Path(os.path.realpath(path)), text)
 
 
-def _replace(path: Path, text: str) -> None:
+def _to_stdout(text: str | bytes) -> None:
+    if isinstance(text, bytes):
+        sys.stdout.flush()  # what was printed before comes first
+        sys.stdout.buffer.write(text)
+        sys.stdout.buffer.flush()
+    else:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+
+def _open(path_or_fd, mode: str, text: str | bytes):
+    """A handle for `text`: binary for bytes, UTF-8 with newlines kept as they are for str."""
+    if isinstance(text, bytes):
+        return open(path_or_fd, mode + "b")
+    return open(path_or_fd, mode, encoding="utf-8", newline="")
+
+
+def _replace(path: Path, text: str | bytes) -> None:
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:64]}.", suffix=".tmp", dir=path.parent)  # [:64]: a long name
     try:                                                                           # must not make tmp's too long
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+        with _open(fd, "w", text) as handle:
             handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())

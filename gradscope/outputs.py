@@ -81,6 +81,6 @@ def write_files(files: Sequence[OutputFile]) -> list[str]:
     return written
 
 
-def text_file(option: str, path: str | None, make_text: Callable[[], str]) -> OutputFile:
-    """An OutputFile whose text is made only when it is written."""
+def text_file(option: str, path: str | None, make_text: Callable[[], str | bytes]) -> OutputFile:
+    """An OutputFile whose text (str, or bytes for an image) is made only when it is written, atomically."""
     return option, path, lambda target: write_atomic(target, make_text())

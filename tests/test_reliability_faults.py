@@ -461,3 +461,14 @@ def test_keyboard_interrupt_raised_by_the_model_in_a_sweep_keeps_the_partial_rep
     assert result.exit_code == 130, result.output
     data = json.loads(report.read_text())
     assert data["interrupted"] and sum(run["steps_recorded"] for run in data["runs"]) >= 8
+
+
+def test_bytes_such_as_the_sweep_png_go_through_the_same_atomic_writer(tmp_path):
+    from gradscope.atomic import write_atomic
+
+    png = bytes(range(256)) * 4  # every byte value, newlines and NULs included: no text encoding may touch them
+    target = tmp_path / "lr.png"
+    target.write_bytes(b"old")
+    write_atomic(target, png)
+    assert target.read_bytes() == png
+    assert [p.name for p in tmp_path.iterdir()] == ["lr.png"]  # no temp file left behind

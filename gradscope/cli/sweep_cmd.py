@@ -9,6 +9,7 @@ import typer
 from gradscope.cli import options as o
 from gradscope.cli.app import EXIT_INTERRUPTED, EXIT_OK, app, err, guarded, out
 from gradscope.cli.html_output import check_html, html_output
+from gradscope.cli.plot_output import check_plot, plot_output
 from gradscope.cli.progress import step_progress
 
 Mode = Annotated[str, typer.Option("--mode", help="grid (train K lrs with successive halving) | range (one "
@@ -53,8 +54,7 @@ def _sweep(model: str, flags: dict, sweep: dict, config, thresholds, quiet: bool
                            ignore=tuple(settings.ignore), **sweep).validate()
     o.check_outputs(settings, model, config, plot=plot, html=html)
     check_html(html)
-    if plot:
-        _require_matplotlib()
+    check_plot(plot)
     outcome = _run(model, settings, options, quiet, o.check_timeout(timeout))
     from gradscope.render.sweep_view import answer, sweep_view
 
@@ -77,20 +77,6 @@ def _run(model: str, settings, options, quiet: bool, timeout: float | None = Non
 def _write(outcome, settings, plot: str | None, html: str | None = None) -> None:
     from gradscope import pipeline
 
-    def png(path: str) -> None:
-        from gradscope.render.sweep_view import write_png
-
-        write_png(outcome.report, path)
-
-    for path in pipeline.write_outputs(outcome, settings, (("--plot", plot, png), html_output(html, outcome.report))):
+    more = (plot_output(plot, outcome.report), html_output(html, outcome.report))
+    for path in pipeline.write_outputs(outcome, settings, more):
         err.print(f"wrote {path}", style="dim")
-
-
-def _require_matplotlib() -> None:
-    import importlib.util
-
-    from gradscope.errors import GradscopeError
-
-    if importlib.util.find_spec("matplotlib") is None:
-        raise GradscopeError("--plot needs matplotlib, which is not installed",
-                             fix="pip install matplotlib (the optional extra gradscope[plot]), or drop --plot")

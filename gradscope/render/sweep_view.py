@@ -212,24 +212,3 @@ def _floats(values: Sequence[Any]) -> list[float]:
         else:
             out.append(float(v))
     return out
-
-
-def write_png(report: dict[str, Any], path: str) -> None:
-    """The same curve as the text plot, as a PNG (matplotlib, an optional extra), written atomically."""
-    import os
-    import tempfile
-
-    from gradscope.render.figures import png_bytes, sweep_curve
-
-    data = png_bytes(sweep_curve(report, option="--plot"), dpi=120)
-    fd, tmp = tempfile.mkstemp(prefix=".plot.", suffix=".png", dir=os.path.dirname(os.path.abspath(path)))
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        mask = os.umask(0)
-        os.umask(mask)
-        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes 0600; an image should get the usual permissions
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
