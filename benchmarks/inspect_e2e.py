@@ -40,10 +40,10 @@ def one(model: str, steps: int) -> dict:
 
     from gradscope import pipeline  # noqa: F401
     from gradscope.loading import load_problem
-    from gradscope.report import build_report, to_json
+    from gradscope.report.build import build_report, to_json
     from gradscope.rules import diagnose
     from gradscope.settings import Settings
-    from gradscope.training import train
+    from gradscope.runs.training import train
 
     t1 = time.perf_counter()
     # torch imports torch._dynamo when the first optimizer is built (seconds here): a one-off cost of the process,

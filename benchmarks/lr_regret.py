@@ -44,9 +44,9 @@ from typing import Callable
 import torch
 from torch import nn
 
-from gradscope.sweep.api import sweep_lr
-from gradscope.sweep.range_test import run_ramp
-from gradscope.sweep.state import model_state
+from gradscope.commands.sweep.api import sweep_lr
+from gradscope.commands.sweep.range_test import run_ramp
+from gradscope.runs.state import model_state
 
 EVAL, BATCH, RANGE_STEPS = 512, 32, 100
 os.environ.setdefault("TQDM_DISABLE", "1")  # torch-lr-finder's progress bar; tqdm reads this when imported
@@ -321,7 +321,7 @@ def added_work(blocks: int = 2000) -> float:
     """Seconds per step of what the ramp adds to a plain step (setting the lr, keeping the loss, and per block of
     CHECK_EVERY steps: the shuffled-target loss, one stacked read-back, the stop rule), timed in a tight loop: on a
     shared machine this is steadier than the difference of two noisy loop timings."""
-    from gradscope.sweep.range_test import CHECK_EVERY, StopRule, _read
+    from gradscope.commands.sweep.range_test import CHECK_EVERY, StopRule, _read
 
     out, y = torch.randn(32, 3), torch.randint(0, 3, (32,))
     loss = nn.functional.cross_entropy(out, y)

@@ -21,7 +21,7 @@ def __getattr__(name: str) -> Any:
 
         return watch
     if name == "sweep_lr":
-        from gradscope.sweep import sweep_lr
+        from gradscope.commands.sweep import sweep_lr
 
         return sweep_lr
     raise AttributeError(f"module 'gradscope' has no attribute {name!r}")

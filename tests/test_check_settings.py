@@ -2,7 +2,7 @@
 
 import pytest
 
-from gradscope.check import CheckOptions, resolve
+from gradscope.commands.check import CheckOptions, resolve
 from gradscope.errors import GradscopeError
 
 NO_FLAGS = dict(model=None, overfit_steps=None, overfit_drop=None, baseline=None, baseline_factor=None)

@@ -6,11 +6,11 @@ import pandas as pd
 import pytest
 import torch
 
-from gradscope import compare as compare_mod
+from gradscope.commands import compare as compare_mod
 from gradscope.loading import load_problem
 from gradscope.remedies import parse_remedies
 from gradscope.settings import Settings
-from gradscope.training import train
+from gradscope.runs.training import train
 
 # Activations called as functions (the fx path), dropout (the RNG must be reseeded alike), three Linear layers.
 TINY = '''
@@ -178,7 +178,7 @@ def test_the_report_holds_one_run_per_variant_and_seed_and_the_comparison(fair):
 
 
 def test_csv_has_the_variant_and_seed_of_every_row(fair):
-    from gradscope.report import tidy_csv
+    from gradscope.report.build import tidy_csv
 
     _, _, outcome = fair
     table = pd.read_csv(io.StringIO(tidy_csv(outcome.records)))
@@ -208,7 +208,7 @@ def test_a_variant_whose_code_raises_is_a_row_and_the_others_still_run(tmp_path)
 
 
 def test_a_variant_the_loss_rejects_is_a_failed_row_with_an_empty_run_in_the_report(tmp_path):
-    from gradscope.report import to_json
+    from gradscope.report.build import to_json
 
     path = tmp_path / "shrinks.py"
     path.write_text(SHRINKS_WITH_RELU)

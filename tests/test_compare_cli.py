@@ -75,7 +75,7 @@ def test_list_and_remedy_errors_import_no_torch():
 # --- Ctrl-C -----------------------------------------------------------------------------------------------------------
 
 def test_ctrl_c_writes_what_was_recorded_and_exits_130(tiny, tmp_path, monkeypatch):
-    import gradscope.interrupts
+    import gradscope.runs.interrupts
 
     polls = []
 
@@ -84,7 +84,7 @@ def test_ctrl_c_writes_what_was_recorded_and_exits_130(tiny, tmp_path, monkeypat
         polls.clear()
         yield lambda: polls.append(1) or len(polls) > 8
 
-    monkeypatch.setattr(gradscope.interrupts, "stop_on_sigint", pressed_after_eight_steps)
+    monkeypatch.setattr(gradscope.runs.interrupts, "stop_on_sigint", pressed_after_eight_steps)
     out = tmp_path / "r.json"
     result = invoke(tiny, "--steps", "6", "--remedy", "clip:1.0", "--remedy", "lr:x10", "--json", str(out))
     assert result.exit_code == 130

@@ -7,9 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gradscope.errors import GradscopeError
-from gradscope.gate import (CHECK_NAMES, Check, Excuses, GateResult, evidence_text, excuses_from, findings_check,
+from gradscope.gate.checks import (CHECK_NAMES, Check, Excuses, GateResult, evidence_text, excuses_from, findings_check,
                             split_ignore)
-from gradscope.sanity import gradient_check, loss_check, overfit_check, param_statuses, sanity_checks, update_check
+from gradscope.gate.sanity import gradient_check, loss_check, overfit_check, param_statuses, sanity_checks, update_check
 from rules_tables import from_rows
 
 NAN, INF = math.nan, math.inf

@@ -5,7 +5,7 @@ import statistics
 
 import pytest
 
-from gradscope.baseline import baseline_check, layer_medians, load_baseline, profile_changes
+from gradscope.gate.baseline import baseline_check, layer_medians, load_baseline, profile_changes
 from gradscope.errors import GradscopeError
 
 

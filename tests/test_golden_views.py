@@ -12,7 +12,7 @@ import pytest
 from rich.console import Console
 
 import golden_reports as hand
-from gradscope.gate import GateResult, findings_check
+from gradscope.gate.checks import GateResult, findings_check
 from gradscope.render.check_view import summary
 from gradscope.render.compare_view import compare_view
 from gradscope.render.run_view import run_view
@@ -29,15 +29,15 @@ def _render(renderable, width: int) -> str:
 
 
 def _run_cmd_view(report, width, capsys, monkeypatch):
-    """What `gradscope run` prints, through its own _show (its views live in the CLI module)."""
+    """What `gradscope run` prints: its view, through the CLI's own console."""
     from gradscope.cli import run_cmd
-    from gradscope.pipeline import Outcome
+    from gradscope.render.script_view import script_view
 
     monkeypatch.setenv("COLUMNS", str(width))
     monkeypatch.setenv("NO_COLOR", "1")
     gate = GateResult([findings_check([f for run in report["runs"] for f in run["findings"]], "error")])
     capsys.readouterr()
-    run_cmd._show(Outcome(report, []), gate, None, False)
+    run_cmd.out.print(script_view(report, gate, None, False))
     return capsys.readouterr().out
 
 

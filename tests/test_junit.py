@@ -2,9 +2,9 @@
 
 import xml.etree.ElementTree as ET
 
-from gradscope.gate import Check
-from gradscope.github import command, escape_data, escape_property, github_annotations
-from gradscope.junit import to_junit_xml
+from gradscope.gate.checks import Check
+from gradscope.gate.github import command, escape_data, escape_property, github_annotations
+from gradscope.gate.junit import to_junit_xml
 
 CHECKS = [Check("training", True, "30/30 steps"), Check("gradients", False, "2 of 6 parameters", ("no gradient: a, b",)),
           Check("updates", True, "muted by --ignore", skipped=True), Check("findings", False, "1 finding(s)",

@@ -70,7 +70,7 @@ def test_a_stop_signal_ends_at_a_step_boundary_writes_the_partial_report_and_exi
 
 WRITER = """
 import sys
-from gradscope.atomic import write_atomic
+from gradscope.report.atomic import write_atomic
 path = sys.argv[1]
 payloads = ["A" * 8_000_000 + "\\n", "B" * 8_000_000 + "\\n"]
 i = 0
@@ -464,7 +464,7 @@ def test_keyboard_interrupt_raised_by_the_model_in_a_sweep_keeps_the_partial_rep
 
 
 def test_bytes_such_as_the_sweep_png_go_through_the_same_atomic_writer(tmp_path):
-    from gradscope.atomic import write_atomic
+    from gradscope.report.atomic import write_atomic
 
     png = bytes(range(256)) * 4  # every byte value, newlines and NULs included: no text encoding may touch them
     target = tmp_path / "lr.png"

@@ -15,7 +15,7 @@ from gradscope.remedies import BASELINE, NotApplicable, Setup, catalogue, parse_
 from gradscope.remedies.defaults import default_remedies
 from gradscope.findings import Finding
 from gradscope.settings import Settings
-from gradscope.training import RunOptions
+from gradscope.runs.training import RunOptions
 
 
 def setup_for(model: nn.Module, **settings) -> Setup:

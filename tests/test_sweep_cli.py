@@ -120,7 +120,7 @@ def test_plot_without_matplotlib_exits_2_before_training(monkeypatch, tmp_path):
 def test_ctrl_c_writes_a_partial_report_and_exits_130(monkeypatch, tmp_path):
     from contextlib import contextmanager
 
-    import gradscope.interrupts as interrupts
+    import gradscope.runs.interrupts as interrupts
 
     @contextmanager
     def stop_after_some_checks(timeout=None):

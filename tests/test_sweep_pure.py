@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gradscope.errors import GradscopeError
-from gradscope.sweep import grid, halving, scoring
-from gradscope.sweep.range_test import analyse, candidates, ramp, smooth, stop_index, valley_index
+from gradscope.commands.sweep import grid, halving, scoring
+from gradscope.commands.sweep.range_test import analyse, candidates, ramp, smooth, stop_index, valley_index
 
 
 def test_ramp_is_the_closed_form():
@@ -180,7 +180,7 @@ def test_first_blowup_names_the_earliest_layer():
 @given(st.lists(st.one_of(st.floats(0.01, 100.0), st.just(math.nan)), min_size=1, max_size=60),
        st.integers(1, 9))
 def test_the_incremental_stop_rule_is_stop_index(values, block):
-    from gradscope.sweep.range_test import StopRule
+    from gradscope.commands.sweep.range_test import StopRule
 
     rule, stopped = StopRule(), False
     for start in range(0, len(values), block):

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from gradscope.sweep import robust, scoring
+from gradscope.commands.sweep import robust, scoring
 
 
 def _out(lr, loss, finished=True, diverged=False):
@@ -112,9 +112,9 @@ def test_a_run_on_another_data_order_is_the_plain_loop_on_the_reordered_batches(
     import torch
     from torch import nn
 
-    from gradscope.sweep.orchestrate import _on_order
-    from gradscope.sweep.runs import Context, split
-    from gradscope.sweep.state import model_state
+    from gradscope.commands.sweep.orchestrate import _on_order
+    from gradscope.commands.sweep.runs import Context, split
+    from gradscope.runs.state import model_state
 
     torch.manual_seed(0)
     x, y = torch.randn(96, 4), torch.randn(96, 1)
@@ -149,7 +149,7 @@ def test_a_best_rate_next_to_a_diverging_one_is_not_picked():
     import torch
     from torch import nn
 
-    from gradscope.sweep.api import sweep_lr
+    from gradscope.commands.sweep.api import sweep_lr
 
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(512, 1, generator=gen)

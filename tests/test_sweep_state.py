@@ -8,10 +8,10 @@ import pytest
 import torch
 from torch import nn
 
-from gradscope.sweep.api import sweep_lr
-from gradscope.sweep.range_test import CHECK_EVERY, run_ramp
-from gradscope.sweep.runs import Context, GridRun, advance, split
-from gradscope.sweep.state import model_state
+from gradscope.commands.sweep.api import sweep_lr
+from gradscope.commands.sweep.range_test import CHECK_EVERY, run_ramp
+from gradscope.commands.sweep.runs import Context, GridRun, advance, split
+from gradscope.runs.state import model_state
 
 
 def _net(seed=0):

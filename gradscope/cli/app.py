@@ -65,7 +65,7 @@ def main_options(
 def guarded(body: Callable[[], int]) -> None:
     """Run a command body: user errors become a short message and exit 2; Ctrl-C exits 130, SIGTERM 143, SIGHUP
     129 (128 + the signal, see interrupts.py), --timeout 130."""
-    from gradscope import interrupts
+    from gradscope.runs import interrupts
 
     interrupts.reset()
     try:

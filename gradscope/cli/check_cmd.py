@@ -56,9 +56,9 @@ def check(
 
 def _check(flags: dict, check_flags: dict, config, thresholds, junit: str | None, fmt: str, quiet: bool,
            timeout: float | None = None, html: str | None = None) -> int:
-    from gradscope import check as gate_run
-    from gradscope import pipeline
-    from gradscope.interrupts import stop_on_sigint
+    from gradscope.commands import check as gate_run
+    from gradscope.report.files import write_outputs
+    from gradscope.runs.interrupts import stop_on_sigint
     from gradscope.render.check_view import summary
 
     check_ci_options(junit, fmt)
@@ -71,7 +71,7 @@ def _check(flags: dict, check_flags: dict, config, thresholds, junit: str | None
     out.print(summary(outcome.gate, _title(options.model, settings)))
     print_annotations(fmt, outcome.gate.checks, outcome.findings, _model_file(options.model))
     junit_file = junit_output(junit, f"gradscope check {options.model}", outcome.gate.checks)
-    written = pipeline.write_outputs(outcome, settings,
+    written = write_outputs(outcome, settings,
                                      (junit_file, html_output(html, outcome.report)))  # after the view, as above
     for path in written:
         err.print(f"wrote {path}", style="dim")

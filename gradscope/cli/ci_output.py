@@ -8,7 +8,7 @@ from gradscope.cli.app import out
 
 def check_ci_options(junit: str | None, fmt: str) -> None:
     """Fail before the run, not after it, on a bad --format or an unwritable --junit path."""
-    from gradscope.atomic import check_output_path
+    from gradscope.report.atomic import check_output_path
     from gradscope.errors import GradscopeError
 
     if fmt not in o.FORMATS:
@@ -18,9 +18,9 @@ def check_ci_options(junit: str | None, fmt: str) -> None:
 
 
 def junit_output(junit: str | None, suite: str, checks):
-    """--junit as an outputs.OutputFile, for pipeline.write_outputs."""
-    from gradscope.junit import to_junit_xml
-    from gradscope.outputs import text_file
+    """--junit as an outputs.OutputFile, for report.files.write_outputs."""
+    from gradscope.gate.junit import to_junit_xml
+    from gradscope.report.files import text_file
 
     return text_file("--junit", junit, lambda: to_junit_xml(suite, checks))
 
@@ -29,7 +29,7 @@ def print_annotations(fmt: str, checks, findings, file: str | None) -> None:
     """With --format github, one workflow command per failed check and finding (they become annotations)."""
     if fmt != "github":
         return
-    from gradscope.github import github_annotations
+    from gradscope.gate.github import github_annotations
 
     for line in github_annotations(checks, findings, file=file):
         out.print(line, markup=False, highlight=False, emoji=False, soft_wrap=True)

@@ -61,8 +61,8 @@ def _compare(model: str | None, remedy_ids: list[str] | None, seeds: int, flags:
 
 
 def _run(model: str, settings, remedies, seeds: int, quiet: bool, timeout: float | None = None):
-    from gradscope.compare import compare as run_compare
-    from gradscope.interrupts import stop_on_sigint
+    from gradscope.commands.compare import compare as run_compare
+    from gradscope.runs.interrupts import stop_on_sigint
 
     with stop_on_sigint(timeout) as stop, step_progress(settings.steps, "baseline", quiet) as progress:
         return run_compare(model, settings, remedies, seeds, on_run=progress.new_run, on_step=progress,
@@ -70,7 +70,7 @@ def _run(model: str, settings, remedies, seeds: int, quiet: bool, timeout: float
 
 
 def _show(outcome, settings, quiet: bool, html: str | None = None) -> int:
-    from gradscope.pipeline import write_outputs
+    from gradscope.report.files import write_outputs
     from gradscope.render.compare_view import compare_view
 
     out.print(compare_view(outcome.report, quiet=quiet))
@@ -83,17 +83,8 @@ def _show(outcome, settings, quiet: bool, html: str | None = None) -> int:
 
 
 def _list() -> int:
-    from rich.table import Table
-
     from gradscope.remedies import catalogue
+    from gradscope.render.remedy_list import remedy_list
 
-    table = Table(title="remedies for `gradscope compare --remedy ID` (join with + to combine: act:relu+init:he)",
-                  title_justify="left")
-    for name in ("family", "ids", "what it does"):
-        table.add_column(name, overflow="fold")
-    for entry in catalogue():
-        table.add_row(entry.family, entry.usage, entry.summary)
-    out.print(table)
-    out.print("Without --remedy, compare picks remedies from the baseline's findings (see README: compare).",
-              style="dim")
+    out.print(remedy_list(catalogue()))
     return EXIT_OK

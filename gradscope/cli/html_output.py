@@ -22,7 +22,7 @@ def check_html(path: str | None) -> None:
 
 def html_output(path: str | None, report: dict[str, Any]):
     """--html as an outputs.OutputFile: the page is built only when it is written."""
-    from gradscope.outputs import text_file
+    from gradscope.report.files import text_file
 
     def page() -> str:
         from gradscope.render.html_report import html_report

@@ -25,18 +25,19 @@ def inspect(
 
 def _inspect(model: str, flags: dict, config, thresholds, quiet: bool, timeout: float | None = None,
              html: str | None = None) -> int:
-    from gradscope import pipeline
-    from gradscope.interrupts import stop_on_sigint
+    from gradscope.commands.inspect import inspect as run_inspect
+    from gradscope.report.files import write_outputs
+    from gradscope.runs.interrupts import stop_on_sigint
     from gradscope.render.run_view import quiet_view, run_view
 
     settings = o.settings_from(flags, config, thresholds)
     o.check_outputs(settings, model, config, html=html)
     check_html(html)
     with stop_on_sigint(o.check_timeout(timeout)) as stop, step_progress(settings.steps, "training", quiet) as on_step:
-        outcome = pipeline.inspect(model, settings, on_step=on_step, should_stop=stop)
+        outcome = run_inspect(model, settings, on_step=on_step, should_stop=stop)
     run = outcome.report["runs"][0]
     out.print(quiet_view(run) if quiet else run_view(outcome.report, run))
-    written = pipeline.write_outputs(outcome, settings, (html_output(html, outcome.report),))  # after the view: a failed write must not hide the diagnosis
+    written = write_outputs(outcome, settings, (html_output(html, outcome.report),))  # after the view: a failed write must not hide the diagnosis
     for path in written:
         err.print(f"wrote {path}", style="dim")
     if outcome.interrupted:

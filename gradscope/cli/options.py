@@ -69,7 +69,7 @@ def check_outputs(settings, model: str | None = None, config: Path | None = None
                   inputs: dict[str, str | None] | None = None, **outputs: str | None) -> None:
     """Fail before the run on an output that cannot be written, that is one of the inputs (the model file, --data,
     --config, pyproject.toml, `inputs`), or that another output names too. `outputs`: junit="r.xml" is --junit."""
-    from gradscope.outputs import check_output_paths
+    from gradscope.report.files import check_output_paths
 
     paths = {flag: getattr(settings, name) for flag, name in SETTINGS_OUTPUTS.items()}
     paths.update({"--" + name.replace("_", "-"): path for name, path in outputs.items()})

@@ -56,6 +56,7 @@ def run(
 def _run(script: str, args: tuple[str, ...], module: bool, max_steps, flags: dict, config, thresholds,
          ci: tuple[str | None, str, str | None], quiet: bool, timeout: float | None = None) -> int:
     from gradscope.errors import GradscopeError
+    from gradscope.render.script_view import script_view
     from gradscope.rules import validate_rule_ids
     from gradscope.scriptwatch import ScriptTarget, watch_script
 
@@ -69,7 +70,7 @@ def _run(script: str, args: tuple[str, ...], module: bool, max_steps, flags: dic
     o.check_outputs(settings, config=config, inputs={"the training script": None if module else script}, junit=junit,
                     html=html)
     check_html(html)
-    from gradscope.interrupts import signals_as_ctrl_c
+    from gradscope.runs.interrupts import signals_as_ctrl_c
 
     with signals_as_ctrl_c(o.check_timeout(timeout)):  # SIGTERM, SIGHUP, --timeout: as Ctrl-C in the script
         outcome = watch_script(ScriptTarget(script, args, module), settings, max_steps)
@@ -83,7 +84,7 @@ def _run(script: str, args: tuple[str, ...], module: bool, max_steps, flags: dic
         raise GradscopeError("the script ended without an optimizer step gradscope could watch",
                              fix="gradscope run watches torch.optim optimizers over nn.Module parameters created "
                                  "while the script runs; check that the script trains with its arguments")
-    _show(outcome, gate, max_steps, quiet)
+    out.print(script_view(outcome.report, gate, max_steps, quiet))
     print_annotations(fmt, gate.checks, outcome.findings, None if module else script)
     _write(outcome, settings, junit, html, script, gate)  # after the view: a failed write must not hide the diagnosis
     if outcome.interrupted:
@@ -94,66 +95,8 @@ def _run(script: str, args: tuple[str, ...], module: bool, max_steps, flags: dic
 
 
 def _write(outcome, settings, junit: str | None, html: str | None, script: str, gate) -> None:
-    from gradscope import pipeline
+    from gradscope.report.files import write_outputs
 
     more = (junit_output(junit, f"gradscope run {script}", gate.checks), html_output(html, outcome.report))
-    for path in pipeline.write_outputs(outcome, settings, more):
+    for path in write_outputs(outcome, settings, more):
         err.print(f"wrote {path}", style="dim")
-
-
-def _show(outcome, gate, max_steps, quiet: bool) -> None:
-    from rich.text import Text
-
-    from gradscope.render.check_view import summary
-    from gradscope.render.run_view import findings_panel, flow_strip, layer_table, loss_line
-
-    report = outcome.report
-    for run in report["runs"]:
-        title = f"diagnosis: {run['variant']}" if len(report["runs"]) > 1 else "diagnosis"
-        if quiet:
-            out.print(findings_panel(run["findings"], title))
-            continue
-        for part in (_header(report, run), loss_line(run), layer_table(run), flow_strip(run),
-                     findings_panel(run["findings"], title)):
-            out.print(part)
-    ended = report["script"]["ended"]
-    out.print(Text(_ending_line(report["script"], max_steps, len(report["runs"])), style=_ENDING_STYLE[ended]))
-    if ended in ("finished", "stopped"):  # otherwise the exit code is the ending's, not the gate's
-        out.print(summary(gate))
-
-
-_ENDING_STYLE = {"finished": "", "stopped": "", "interrupted": "yellow", "crashed": "bold red"}
-
-
-def _ending_line(script: dict, max_steps, n_models: int = 1) -> str:
-    steps = _steps_text(script)
-    if script["ended"] == "stopped":
-        models = ", all models' steps together" if n_models > 1 else ""
-        return f"stopped the script after {steps} (--max-steps {max_steps}{models}); the report covers those"
-    if script["ended"] == "interrupted":
-        return f"interrupted after {steps}: the report covers those"
-    if script["ended"] == "crashed":
-        return f"the script failed after {steps}: {script['error']} (the report covers the steps before)"
-    return f"the script finished after {steps}"
-
-
-def _steps_text(script: dict) -> str:
-    """'12 optimizer steps', or with no optimizer '12 steps (backward passes: the script has no optimizer)'."""
-    n = script["steps"]
-    if script.get("steps_are") == "backward passes":
-        return f"{n} step{'s' if n != 1 else ''} (backward passes: the script has no optimizer)"
-    return f"{n} optimizer step{'s' if n != 1 else ''}"
-
-
-def _header(report: dict, run: dict):
-    from gradscope.render.panels import facts_panel
-    from gradscope.render.run_view import model_notes
-
-    meta, script = run["meta"], report["script"]
-    lr = f" lr {meta['lr']:g}" if isinstance(meta.get("lr"), (int, float)) else ""
-    skipped = f", {meta['skipped_steps']} skipped by the GradScaler" if meta.get("skipped_steps") else ""
-    ranks = f", rank 0 of {meta['world_size']}" if (meta.get("world_size") or 1) > 1 else ""
-    lines = [("script", report["source"]), ("model", meta.get("model", "?")),
-             ("training", f"{meta.get('optimizer')}{lr}, {run['steps_recorded']} steps recorded{skipped}, "
-                          f"{meta.get('device')}{ranks}, {script['seconds']:.1f} s"), *model_notes(meta)]
-    return facts_panel(lines, f"gradscope run: {run['variant']}")

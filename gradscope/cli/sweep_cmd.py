@@ -47,7 +47,7 @@ def sweep_lr(
 
 def _sweep(model: str, flags: dict, sweep: dict, config, thresholds, quiet: bool, plot: str | None,
            timeout: float | None = None, html: str | None = None) -> int:
-    from gradscope.sweep.options import SweepOptions
+    from gradscope.commands.sweep.options import SweepOptions
 
     settings = o.settings_from(flags, config, thresholds)
     options = SweepOptions(steps=settings.steps, seed=settings.seed, thresholds=settings.thresholds,
@@ -66,8 +66,8 @@ def _sweep(model: str, flags: dict, sweep: dict, config, thresholds, quiet: bool
 
 
 def _run(model: str, settings, options, quiet: bool, timeout: float | None = None):
-    from gradscope.interrupts import stop_on_sigint
-    from gradscope.sweep.api import sweep_model_file
+    from gradscope.runs.interrupts import stop_on_sigint
+    from gradscope.commands.sweep.api import sweep_model_file
 
     # --timeout covers loading too; the bar shows from the start (it counts sweep steps, not loading)
     with stop_on_sigint(timeout) as stop, step_progress(options.planned_steps(), "sweeping", quiet) as on_step:
@@ -75,8 +75,8 @@ def _run(model: str, settings, options, quiet: bool, timeout: float | None = Non
 
 
 def _write(outcome, settings, plot: str | None, html: str | None = None) -> None:
-    from gradscope import pipeline
+    from gradscope.report.files import write_outputs
 
     more = (plot_output(plot, outcome.report), html_output(html, outcome.report))
-    for path in pipeline.write_outputs(outcome, settings, more):
+    for path in write_outputs(outcome, settings, more):
         err.print(f"wrote {path}", style="dim")

@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from torch import nn
 
     from gradscope.settings import Settings
-    from gradscope.training import RunOptions
+    from gradscope.runs.training import RunOptions
 
 
 @dataclass(frozen=True)

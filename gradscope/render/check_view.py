@@ -10,7 +10,7 @@ from rich.console import Console, ConsoleOptions, Group, RenderResult
 from rich.segment import Segment
 from rich.text import Text
 
-from gradscope.gate import Check, GateResult
+from gradscope.gate.checks import Check, GateResult
 
 MARKS = {"passed": ("✔", "green"), "failed": ("✖", "bold red"), "skipped": ("–", "dim")}
 

@@ -13,7 +13,7 @@ import math
 from typing import Any, Sequence
 
 from gradscope.errors import GradscopeError
-from gradscope.report import decode_number
+from gradscope.report.build import decode_number
 
 INSTALL = 'pip install "gradscope[plot]"'
 

@@ -14,7 +14,7 @@ from typing import Any, Iterable
 
 from gradscope.render import figures
 from gradscope.render.format import num, percent, sci
-from gradscope.report import decode_number
+from gradscope.report.build import decode_number
 from gradscope.summary import summarize_layer
 
 STYLE = """

@@ -4,11 +4,21 @@
 
 runner.py runs the script as `__main__` and says how it ended; discovery.py finds the models from the optimizers the
 script creates; session.py installs the global hooks and arms the --max-steps stop; recorders.py, amp.py and
-distributed.py handle DDP's averaged gradients, GradScaler's scaling and skipped steps, and ranks; script.py ties
-them into a report. Importing this package imports torch.
+distributed.py handle DDP's averaged gradients, GradScaler's scaling and skipped steps, and ranks; commands/run.py
+ties them into a report. Importing this package imports torch.
 """
 
+from typing import Any
+
 from gradscope.scriptwatch.runner import Ending, ScriptTarget
-from gradscope.scriptwatch.script import watch_script
 
 __all__ = ["Ending", "ScriptTarget", "watch_script"]
+
+
+def __getattr__(name: str) -> Any:
+    # The command lives in commands/run.py, which imports this package's modules: load it on first use.
+    if name == "watch_script":
+        from gradscope.commands.run import watch_script
+
+        return watch_script
+    raise AttributeError(f"module 'gradscope.scriptwatch' has no attribute {name!r}")

@@ -26,7 +26,7 @@ from gradscope.commands.outcome import Outcome
 from gradscope.records import RunRecord
 from gradscope.remedies import BASELINE, NotApplicable, Remedy, Setup
 from gradscope.settings import Settings
-from gradscope.training import RunOptions, StepCallback, train
+from gradscope.runs.training import RunOptions, StepCallback, train
 
 RunCallback = Callable[[str, int], None]  # (variant id, seed), called before each run
 
@@ -152,7 +152,7 @@ def _failed_record(setup: Setup, exc: GradscopeError) -> RunRecord:
 
 def _outcome(problem, spec: str, settings: Settings, runner: _Runner, results: list[_Result], not_run: list[str],
              load_seconds: float | None) -> Outcome:
-    from gradscope.report import build_report, report_settings
+    from gradscope.report.build import build_report, report_settings
 
     records = [record for result in results for record in result.records]
     report = build_report("compare", spec, report_settings(settings, problem), records)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from gradscope.errors import GradscopeError
 from gradscope.settings import DEFAULT_THRESHOLDS
-from gradscope.sweep import grid, halving
+from gradscope.commands.sweep import grid, halving
 
 MODES = ("grid", "range")
 # The range test: from RANGE_MIN to RANGE_MAX in RANGE_STEPS steps (as in torch-lr-finder and fastai), both for

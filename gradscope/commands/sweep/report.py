@@ -13,19 +13,19 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from gradscope.sweep import scoring
+from gradscope.commands.sweep import scoring
 
 if TYPE_CHECKING:
     from gradscope.records import RunRecord
-    from gradscope.sweep.orchestrate import SweepResult
-    from gradscope.sweep.range_test import RangeResult
-    from gradscope.sweep.robust import RobustPick
-    from gradscope.sweep.runs import GridRun
+    from gradscope.commands.sweep.orchestrate import SweepResult
+    from gradscope.commands.sweep.range_test import RangeResult
+    from gradscope.commands.sweep.robust import RobustPick
+    from gradscope.commands.sweep.runs import GridRun
 
 
 def sweep_report(model: str, settings: Any, problem: Any, result: "SweepResult") -> dict[str, Any]:
     """The whole report of `sweep-lr`: the usual runs plus the "sweep" and "suggestion" sections."""
-    from gradscope.report import build_report, report_settings
+    from gradscope.report.build import build_report, report_settings
 
     options = result.options
     public = {**report_settings(settings, problem), "mode": options.mode, "rungs": options.rungs, "eta": options.eta,
@@ -82,7 +82,7 @@ def _range_suggestion(r: "RangeResult") -> dict[str, Any]:
 
 
 def sweep_section(result: "SweepResult") -> dict[str, Any]:
-    from gradscope.sweep.options import RANGE_STEPS
+    from gradscope.commands.sweep.options import RANGE_STEPS
 
     ranged = result.range
     range_steps = len(ranged.losses) if result.options.mode == "range" and ranged else RANGE_STEPS
@@ -147,7 +147,7 @@ def blowup(record: "RunRecord") -> dict[str, Any] | None:
 
 
 def range_section(r: "RangeResult", record: "RunRecord | None") -> dict[str, Any]:
-    from gradscope.sweep.range_test import BETA, STOP_FACTOR
+    from gradscope.commands.sweep.range_test import BETA, STOP_FACTOR
 
     return {
         "lrs": r.lrs, "losses": r.losses, "smoothed": r.smoothed, "stop": r.stop, "divergence_lr": r.divergence_lr,

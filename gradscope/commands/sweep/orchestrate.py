@@ -31,13 +31,13 @@ import torch
 
 from gradscope.errors import GradscopeError
 from gradscope.records import RunRecord
-from gradscope.sweep import grid, halving, robust, scoring
-from gradscope.sweep.options import RANGE_MAX, RANGE_MIN, RANGE_STEPS, SweepOptions
-from gradscope.sweep.range_test import RangeResult, analyse, ramp, run_ramp
-from gradscope.sweep.runs import Context, GridRun, advance, batch_length, evaluate, joined
-from gradscope.training import to_device, user_step
-from gradscope.sweep.runs import shuffle as shuffle_targets
-from gradscope.sweep.state import load_model_state
+from gradscope.commands.sweep import grid, halving, robust, scoring
+from gradscope.commands.sweep.options import RANGE_MAX, RANGE_MIN, RANGE_STEPS, SweepOptions
+from gradscope.commands.sweep.range_test import RangeResult, analyse, ramp, run_ramp
+from gradscope.commands.sweep.runs import Context, GridRun, advance, batch_length, evaluate, joined
+from gradscope.runs.training import to_device, user_step
+from gradscope.commands.sweep.runs import shuffle as shuffle_targets
+from gradscope.runs.state import load_model_state
 
 HUGE = 10**9  # stats_every for the range mode's recording: gradient norms at every step, nothing else
 
@@ -97,7 +97,7 @@ def range_test(ctx: Context, lo: float, hi: float, num: int, record: bool) -> tu
         ctx.on_block(ctx.steps_done, loss)
 
     def loss_fn(output, target):
-        from gradscope.sweep.runs import user_call
+        from gradscope.commands.sweep.runs import user_call
 
         return user_call(lambda: ctx.loss_fn(output, target), ctx.steps_done)
 
@@ -318,7 +318,7 @@ OptimizerSpec = str | Callable[[Any, float], torch.optim.Optimizer] | torch.opti
 
 def optimizer_factory(spec: OptimizerSpec, momentum: float = 0.0) -> Callable[[Any, float], torch.optim.Optimizer]:
     """(parameters, lr) -> a new optimizer: from a name, a callable, or the class and settings of an optimizer."""
-    from gradscope.training import make_optimizer
+    from gradscope.runs.training import make_optimizer
 
     if isinstance(spec, str):
         make_optimizer(spec, [torch.zeros(1, requires_grad=True)], 1.0, momentum)  # unknown names fail here

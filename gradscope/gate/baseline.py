@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from gradscope.errors import GradscopeError
-from gradscope.gate import Check
-from gradscope.report import SCHEMA
+from gradscope.gate.checks import Check
+from gradscope.report.build import SCHEMA
 from gradscope.summary import summarize_layer
 
 DEFAULT_FACTOR = 10.0

@@ -17,7 +17,7 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Iterable
 
-from gradscope.gate import Check, Excuses, skipped_check
+from gradscope.gate.checks import Check, Excuses, skipped_check
 
 if TYPE_CHECKING:
     from gradscope.records import RunRecord

@@ -18,7 +18,7 @@ from gradscope.settings import Settings
 
 
 def watch_script(target: ScriptTarget, settings: Settings, max_steps: int | None = None) -> Outcome:
-    from gradscope.report import build_report
+    from gradscope.report.build import build_report
     from gradscope.rules import diagnose
 
     check_target(target)
@@ -44,7 +44,7 @@ def watch_script(target: ScriptTarget, settings: Settings, max_steps: int | None
 
 def _gate(outcome: Outcome, settings: Settings):
     """Fail on the findings at --fail-on, and on a script that recorded no step (nothing was checked)."""
-    from gradscope.gate import Check, GateResult, findings_check, gate_section
+    from gradscope.gate.checks import Check, GateResult, findings_check, gate_section
 
     checks = [findings_check(outcome.findings, settings.fail_on, muted=settings.ignore)]
     if not outcome.records:  # the script failed or was stopped before its first step: nothing was checked

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
-from gradscope.baseline import DEFAULT_FACTOR, baseline_check, load_baseline
+from gradscope.gate.baseline import DEFAULT_FACTOR, baseline_check, load_baseline
 from gradscope.errors import GradscopeError
 from gradscope.commands.outcome import Outcome
-from gradscope.gate import (CHECK_NAMES, Check, GateResult, excuses_from, findings_check, gate_section,
+from gradscope.gate.checks import (CHECK_NAMES, Check, GateResult, excuses_from, findings_check, gate_section,
                             skipped_check, split_ignore)
 from gradscope.settings import Settings, parse_threshold_flag, resolve_with_command_keys
 
@@ -73,10 +73,10 @@ def _options(extra: dict[str, Any], ignore_checks: tuple[str, ...]) -> CheckOpti
 def run_check(settings: Settings, options: CheckOptions, *, on_step: Callable | None = None,
               should_stop: Callable[[], bool] = lambda: False) -> Outcome:
     """Train, diagnose and gate; the report gains "checks" and "gate". User errors raise GradscopeError."""
-    from gradscope import pipeline
+    from gradscope.commands.inspect import inspect
 
     baseline = load_baseline(options.baseline) if options.baseline else None  # a bad file fails before training
-    outcome = pipeline.inspect(options.model, settings, command="check", on_step=on_step, should_stop=should_stop)
+    outcome = inspect(options.model, settings, command="check", on_step=on_step, should_stop=should_stop)
     record, run = outcome.records[0], outcome.report["runs"][0]
     checks = _run_checks(record, run, settings, options)
     if _wanted("overfit", options) and options.overfit_steps:
@@ -96,7 +96,7 @@ def _wanted(name: str, options: CheckOptions) -> bool:
 
 def _run_checks(record, run: dict[str, Any], settings: Settings, options: CheckOptions) -> list[Check]:
     """The sanity checks and the findings check; muted rules excuse the sanity failures they explain."""
-    from gradscope.sanity import sanity_checks
+    from gradscope.gate.sanity import sanity_checks
 
     excuses = excuses_from(muted_findings(record, settings), [layer.name for layer in record.layers])
     checks = sanity_checks(record, excuses, planned_steps=settings.steps)
@@ -118,8 +118,8 @@ def _overfit(settings: Settings, options: CheckOptions, outcome, should_stop) ->
     """Train on one fixed batch, and again at lr=0 from the same weights with the same dropout masks."""
     if outcome.interrupted or outcome.error:
         return skipped_check("overfit", "not run: the main run did not finish")
-    from gradscope.sanity import overfit_check
-    from gradscope.training import RunOptions, train
+    from gradscope.gate.sanity import overfit_check
+    from gradscope.runs.training import RunOptions, train
 
     problem = FixedBatch(outcome.problem, settings.batch_size)  # the loaded problem: no second import of the file
     short = dataclasses.replace(settings, steps=options.overfit_steps + 1)  # loss i is taken before update i

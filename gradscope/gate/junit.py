@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 
-from gradscope.gate import Check
+from gradscope.gate.checks import Check
 
 # Characters XML 1.0 does not allow anywhere, not even escaped.
 _INVALID = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")

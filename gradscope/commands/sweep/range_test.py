@@ -27,7 +27,7 @@ import statistics
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
-from gradscope.sweep.grid import log_grid
+from gradscope.commands.sweep.grid import log_grid
 
 BETA = 0.95
 STOP_FACTOR = 4.0
@@ -203,7 +203,7 @@ def run_ramp(model, optimizer, batches, loss_fn: Callable, lrs: Sequence[float],
     """
     import torch
 
-    from gradscope.training import UserStepError, user_step
+    from gradscope.runs.training import UserStepError, user_step
 
     host: list[float] = []
     pending: list = []

@@ -19,9 +19,9 @@ from torch import nn
 
 from gradscope.errors import GradscopeError
 from gradscope.records import RunRecord
-from gradscope.sweep.range_test import CHECK_EVERY
-from gradscope.sweep.state import RunState, load_model_state
-from gradscope.training import UserStepError, to_device, user_step
+from gradscope.commands.sweep.range_test import CHECK_EVERY
+from gradscope.runs.state import RunState, load_model_state
+from gradscope.runs.training import UserStepError, to_device, user_step
 
 Batch = tuple[Any, Any]
 # The evaluation set is split into this many equal chunks to measure the noise of the evaluation loss.

@@ -14,11 +14,11 @@ import torch
 from torch import nn
 
 from gradscope.errors import GradscopeError
-from gradscope.sweep.options import SweepOptions
-from gradscope.sweep.orchestrate import OptimizerSpec, SweepResult, optimizer_factory, run_sweep
-from gradscope.sweep.runs import Context, split
-from gradscope.training import to_device
-from gradscope.sweep.state import model_state, preserved
+from gradscope.commands.sweep.options import SweepOptions
+from gradscope.commands.sweep.orchestrate import OptimizerSpec, SweepResult, optimizer_factory, run_sweep
+from gradscope.commands.sweep.runs import Context, split
+from gradscope.runs.training import to_device
+from gradscope.runs.state import model_state, preserved
 
 EVAL_SAMPLES = 512  # without eval_data, the first pre-drawn batches up to this many samples are the evaluation set
 
@@ -77,7 +77,7 @@ def sweep_model_file(model: str, settings, options: SweepOptions, should_stop: C
     """`gradscope sweep-lr` as one function: load MODEL, sweep it, and return the Outcome with its report."""
     from gradscope.commands.outcome import Outcome
     from gradscope.loading import load_problem
-    from gradscope.sweep.report import sweep_report
+    from gradscope.commands.sweep.report import sweep_report
 
     problem = load_problem(model, settings)
     result = sweep_problem(problem, settings, options, should_stop=should_stop, on_block=on_block)
@@ -88,7 +88,7 @@ def sweep_model_file(model: str, settings, options: SweepOptions, should_stop: C
 def sweep_problem(problem, settings, options: SweepOptions, should_stop: Callable[[], bool] = lambda: False,
                   on_block: Callable[[int, float], None] = lambda steps, loss: None) -> SweepResult:
     """The CLI's sweep: a fresh model from the Problem, its seeded batches, its evaluation set and loss."""
-    from gradscope.training import resolve_device
+    from gradscope.runs.training import resolve_device
 
     options.validate()
     device = resolve_device(settings.device)

@@ -1,4 +1,6 @@
-"""Output paths checked before a run: each one writable, none of them an input file, no two of them the same file.
+"""The output files: paths checked before a run, then every file written by one writer after it.
+
+Each path must be writable, none of them an input file, no two of them the same file.
 
 A report written over the model file, the training script or the data would destroy the user's work, and two
 outputs on one path would silently lose the first; both are refused before anything runs. Paths are compared as
@@ -11,7 +13,7 @@ import os
 import stat
 from typing import Callable, Mapping, Sequence
 
-from gradscope.atomic import check_output_path, is_stream, write_atomic
+from gradscope.report.atomic import check_output_path, is_stream, write_atomic
 from gradscope.errors import GradscopeError
 
 
@@ -84,3 +86,13 @@ def write_files(files: Sequence[OutputFile]) -> list[str]:
 def text_file(option: str, path: str | None, make_text: Callable[[], str | bytes]) -> OutputFile:
     """An OutputFile whose text (str, or bytes for an image) is made only when it is written, atomically."""
     return option, path, lambda target: write_atomic(target, make_text())
+
+
+def write_outputs(outcome, settings, more: Sequence[OutputFile] = ()) -> list[str]:
+    """Write the --json and --csv files of a commands.outcome.Outcome (and `more`: the command's other
+    OutputFiles, e.g. --junit, --html, --plot) atomically; return the paths written. A file that fails does not
+    stop the others; the GradscopeError raised afterwards names it."""
+    from gradscope.report.build import tidy_csv, to_json
+
+    return write_files([text_file("--json", settings.json, lambda: to_json(outcome.report)),
+                        text_file("--csv", settings.csv, lambda: tidy_csv(outcome.records)), *more])

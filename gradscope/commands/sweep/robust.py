@@ -26,7 +26,7 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
-from gradscope.sweep.scoring import Outcome, is_diverged, regret
+from gradscope.commands.sweep.scoring import Outcome, is_diverged, regret
 
 MARGIN_FACTOR = 4.0
 MARGIN_TOLERANCE = 0.1

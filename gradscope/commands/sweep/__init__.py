@@ -1,13 +1,13 @@
 """Learning-rate sweeps: an honest grid with successive halving (default) or a fast range test.
 
-    from gradscope.sweep import sweep_lr
+    from gradscope import sweep_lr
     result = sweep_lr(model, batches, loss_fn, optimizer="adam", steps=200)
     result.decision.lr          # None when no learning rate trains the model ("inconclusive")
 
 Modules: options (what can be asked, checked), grid (log grids, bracketing, edges), halving (the schedule),
 range_test (ramp, EMA, stop rule, candidates), scoring (regret, noise, the decision, LR sensitivity), robust (the
-margin below the cliff, the check on other data orders), state (CPU snapshots), runs (one resumable lr), orchestrate
-(the whole sweep), api (entry points), report (the JSON sections). Importing this package does not import torch;
+margin below the cliff, the check on other data orders), runs (one resumable lr), orchestrate
+(the whole sweep), api (entry points), report (the JSON sections); the CPU snapshots live in runs/state. Importing this package does not import torch;
 options, grid, halving, scoring, robust and report never do.
 """
 
@@ -20,7 +20,7 @@ __all__ = ["sweep_lr"]
 
 def __getattr__(name: str) -> Any:
     if name == "sweep_lr":
-        from gradscope.sweep.api import sweep_lr
+        from gradscope.commands.sweep.api import sweep_lr
 
         return sweep_lr
-    raise AttributeError(f"module 'gradscope.sweep' has no attribute {name!r}")
+    raise AttributeError(f"module 'gradscope.commands.sweep' has no attribute {name!r}")

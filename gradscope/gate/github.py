@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
-from gradscope.gate import Check
+from gradscope.gate.checks import Check
 
 LEVELS = {"error": "error", "warning": "warning", "info": "notice"}
 
