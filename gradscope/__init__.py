@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
 __all__ = ["watch", "sweep_lr", "GradscopeError", "__version__"]
 
+from gradscope._version import __version__
 from gradscope.errors import GradscopeError
 
 

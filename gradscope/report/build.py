@@ -12,7 +12,7 @@ import json
 import math
 from typing import Any, Iterable
 
-from gradscope import __version__
+from gradscope._version import __version__
 from gradscope.records import PARAM_COLUMNS, RunRecord
 
 SCHEMA = "gradscope.report/1"
