@@ -21,7 +21,7 @@ def check_plot(path: str | None) -> None:
 
 def plot_output(path: str | None, report: dict[str, Any]):
     """--plot as an outputs.OutputFile: the same curve as the text plot, drawn only when it is written."""
-    from gradscope.report.build.files import text_file
+    from gradscope.report.files import text_file
 
     def png() -> bytes:
         from gradscope.render.figures import png_bytes, sweep_curve
