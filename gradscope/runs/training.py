@@ -94,13 +94,8 @@ def _loop(problem, settings, options, model, optimizer, device, on_step, should_
         x, y = to_device(x, device), to_device(y, device)
         optimizer.zero_grad(set_to_none=True)
         try:
-            output = user_step(lambda: model(x), step, "running the model", batch_size)
-            check_same_parameters(model, initial, step)
-            loss = user_step(lambda: problem.loss(output, y), step, "computing the loss", batch_size)
-            user_step(loss.backward, step, "running backward", batch_size, output)
-            if options.clip is not None:
-                torch.nn.utils.clip_grad_norm_(model.parameters(), options.clip)
-            user_step(optimizer.step, step, "running optimizer.step()", batch_size)
+            _, loss = train_step(model, optimizer, problem.loss, x, y, step, batch_size=batch_size, clip=options.clip,
+                                 initial=initial)
         except UserStepError as error:  # keep the steps before, attribute the error to the user's code
             return False, "\n".join(filter(None, [str(error), error.user_traceback]))
         except KeyboardInterrupt:  # raised by the user's code (or a second Ctrl-C): keep the steps before
@@ -111,6 +106,24 @@ def _loop(problem, settings, options, model, optimizer, device, on_step, should_
         if value != value or value in (float("inf"), float("-inf")):
             break
     return False, None
+
+
+def train_step(model: nn.Module, optimizer, loss_fn: Callable, x, y, step: int, *, where: str = "",
+               batch_size: int | None = None, clip: float | None = None, initial: dict[int, str] | None = None):
+    """One training step, the body of every training loop (inspect/compare/check here, the sweep's grid and its
+    range test): forward, loss, backward, optional clipping, optimizer.step(), each part attributed to the user's
+    code by user_step. `where` (" in the sweep") goes into the error message; `initial` (parameter id -> name)
+    turns on the check that forward did not replace layers. Returns (output, loss); the caller zeroes the grads,
+    reads the loss when it chooses to sync, and decides when to stop."""
+    output = user_step(lambda: model(x), step, f"running the model{where}", batch_size)
+    if initial is not None:
+        check_same_parameters(model, initial, step)
+    loss = user_step(lambda: loss_fn(output, y), step, f"computing the loss{where}", batch_size)
+    user_step(loss.backward, step, f"running backward{where}", batch_size, output)
+    if clip is not None:
+        torch.nn.utils.clip_grad_norm_(model.parameters(), clip)
+    user_step(optimizer.step, step, f"running optimizer.step(){where}", batch_size)
+    return output, loss
 
 
 class UserStepError(GradscopeError):

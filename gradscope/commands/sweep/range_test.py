@@ -203,7 +203,7 @@ def run_ramp(model, optimizer, batches, loss_fn: Callable, lrs: Sequence[float],
     """
     import torch
 
-    from gradscope.runs.training import UserStepError, user_step
+    from gradscope.runs.training import UserStepError, train_step
 
     host: list[float] = []
     pending: list = []
@@ -216,10 +216,7 @@ def run_ramp(model, optimizer, batches, loss_fn: Callable, lrs: Sequence[float],
             group["lr"] = lr
         optimizer.zero_grad(set_to_none=True)
         try:
-            out = user_step(lambda: model(x), step, "running the model in the range test")
-            loss = user_step(lambda: loss_fn(out, y), step, "computing the loss in the range test")
-            user_step(loss.backward, step, "running backward in the range test", output=out)
-            user_step(optimizer.step, step, "running optimizer.step() in the range test")
+            out, loss = train_step(model, optimizer, loss_fn, x, y, step, where=" in the range test")
         except UserStepError as error:
             return Ramp(host + _read(pending), gaps, False, str(error))
         except KeyboardInterrupt:  # raised by the user's code (or a second Ctrl-C): the steps before are kept

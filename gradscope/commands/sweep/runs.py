@@ -21,7 +21,7 @@ from gradscope.errors import GradscopeError
 from gradscope.records import RunRecord
 from gradscope.commands.sweep.range_test import CHECK_EVERY
 from gradscope.runs.state import RunState, load_model_state
-from gradscope.runs.training import UserStepError, to_device, user_step
+from gradscope.runs.training import UserStepError, to_device, train_step, user_step
 
 Batch = tuple[Any, Any]
 # The evaluation set is split into this many equal chunks to measure the noise of the evaluation loss.
@@ -136,12 +136,8 @@ def _interrupt(run: GridRun, ctx: Context) -> None:
 
 
 def user_step_through(ctx: Context, optimizer: torch.optim.Optimizer, x, y, step: int) -> torch.Tensor:
-    """One training step of the sweep (forward, loss, backward, optimizer.step), each part attributed to the user."""
-    output = user_step(lambda: ctx.model(x), step, "running the model in the sweep")
-    loss = user_step(lambda: ctx.loss_fn(output, y), step, "computing the loss in the sweep")
-    user_step(loss.backward, step, "running backward in the sweep", output=output)
-    user_step(optimizer.step, step, "running optimizer.step() in the sweep")
-    return loss
+    """One training step of the sweep: training.train_step, the step every loop runs."""
+    return train_step(ctx.model, optimizer, ctx.loss_fn, x, y, step, where=" in the sweep")[1]
 
 
 def user_call(fn: Callable[[], torch.Tensor], step: int) -> torch.Tensor:
