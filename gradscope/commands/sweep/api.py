@@ -17,7 +17,7 @@ from gradscope.errors import GradscopeError
 from gradscope.commands.sweep.options import SweepOptions
 from gradscope.commands.sweep.orchestrate import OptimizerSpec, SweepResult, optimizer_factory, run_sweep
 from gradscope.commands.sweep.runs import Context, split
-from gradscope.runs.training import to_device
+from gradscope.runs.loop import to_device
 from gradscope.runs.state import model_state, preserved
 
 EVAL_SAMPLES = 512  # without eval_data, the first pre-drawn batches up to this many samples are the evaluation set

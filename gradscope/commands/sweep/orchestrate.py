@@ -35,7 +35,7 @@ from gradscope.commands.sweep import grid, halving, robust, scoring
 from gradscope.commands.sweep.options import RANGE_MAX, RANGE_MIN, RANGE_STEPS, SweepOptions
 from gradscope.commands.sweep.range_test import RangeResult, analyse, ramp, run_ramp
 from gradscope.commands.sweep.runs import Context, GridRun, advance, batch_length, evaluate, joined
-from gradscope.runs.training import to_device, user_step
+from gradscope.runs.loop import to_device, user_step
 from gradscope.commands.sweep.runs import shuffle as shuffle_targets
 from gradscope.runs.state import load_model_state
 

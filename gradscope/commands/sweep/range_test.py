@@ -203,24 +203,19 @@ def run_ramp(model, optimizer, batches, loss_fn: Callable, lrs: Sequence[float],
     """
     import torch
 
-    from gradscope.runs.training import UserStepError, train_step
+    from gradscope.runs.loop import LoopEnd, training_steps
+
+    def set_lr(step: int) -> None:
+        for group in optimizer.param_groups:
+            group["lr"] = lrs[step]
 
     host: list[float] = []
     pending: list = []
     gaps: list[tuple[int, float]] = []
     rule = StopRule()
-    for step, (lr, (x, y)) in enumerate(zip(lrs, batches)):
-        if should_stop():
-            return Ramp(host + _read(pending), gaps, True)
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        optimizer.zero_grad(set_to_none=True)
-        try:
-            out, loss = train_step(model, optimizer, loss_fn, x, y, step, where=" in the range test")
-        except UserStepError as error:
-            return Ramp(host + _read(pending), gaps, False, str(error))
-        except KeyboardInterrupt:  # raised by the user's code (or a second Ctrl-C): the steps before are kept
-            return Ramp(host + _read(pending), gaps, True)
+    end = LoopEnd()
+    for step, out, y, loss in training_steps(model, optimizer, loss_fn, zip(range(len(lrs)), batches), device, end,
+                                             should_stop=should_stop, before_step=set_lr, where=" in the range test"):
         pending.append(loss.detach())
         if (step + 1) % check_every == 0:
             shuffled = shuffle(y) if shuffle is not None else None
@@ -236,7 +231,8 @@ def run_ramp(model, optimizer, batches, loss_fn: Callable, lrs: Sequence[float],
                 on_block(step, host[-1])
             if rule.feed(block):
                 return Ramp(host, gaps, False)
-    return Ramp(host + _read(pending), gaps, False)
+    error = str(end.error) if end.error is not None else None
+    return Ramp(host + _read(pending), gaps, end.interrupted, error)
 
 
 def _read(tensors: list) -> list[float]:

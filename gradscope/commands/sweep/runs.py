@@ -21,7 +21,7 @@ from gradscope.errors import GradscopeError
 from gradscope.records import RunRecord
 from gradscope.commands.sweep.range_test import CHECK_EVERY
 from gradscope.runs.state import RunState, load_model_state
-from gradscope.runs.training import UserStepError, to_device, train_step, user_step
+from gradscope.runs.loop import LoopEnd, UserStepError, training_steps, user_step
 
 Batch = tuple[Any, Any]
 # The evaluation set is split into this many equal chunks to measure the noise of the evaluation loss.
@@ -103,20 +103,10 @@ def _train(run: GridRun, ctx: Context, optimizer: torch.optim.Optimizer, horizon
     start = run.steps
     buffer = torch.empty(horizon - start, dtype=torch.float32, device=ctx.device)
     checked = 0
-    for step in range(start, horizon):
-        if ctx.should_stop():
-            run.interrupted = True
-            break
-        x, y = to_device(ctx.batches[step], ctx.device)
-        optimizer.zero_grad(set_to_none=True)
-        try:
-            loss = user_step_through(ctx, optimizer, x, y, step)
-        except UserStepError as error:
-            run.error = str(error)
-            break
-        except KeyboardInterrupt:
-            _interrupt(run, ctx)
-            break
+    end = LoopEnd()
+    batches = ((step, ctx.batches[step]) for step in range(start, horizon))
+    for step, _, _, loss in training_steps(ctx.model, optimizer, ctx.loss_fn, batches, ctx.device, end,
+                                           should_stop=ctx.should_stop, where=" in the sweep"):
         buffer[step - start] = loss.detach()
         run.steps, ctx.steps_done = step + 1, ctx.steps_done + 1
         if run.steps - start - checked == CHECK_EVERY or run.steps == horizon:
@@ -127,17 +117,18 @@ def _train(run: GridRun, ctx: Context, optimizer: torch.optim.Optimizer, horizon
             if bad is not None:
                 run.nonfinite_step = run.steps - len(block) + bad
                 break
+    if end.error is not None:
+        run.error = str(end.error)
+    elif end.raised_interrupt:
+        _interrupt(run, ctx)
+    elif end.stop_requested:
+        run.interrupted = True
 
 
 def _interrupt(run: GridRun, ctx: Context) -> None:
     """KeyboardInterrupt from the user's code (or a second Ctrl-C): the sweep stops as on Ctrl-C, keeping its runs."""
     ctx.should_stop = lambda: True
     run.interrupted = True
-
-
-def user_step_through(ctx: Context, optimizer: torch.optim.Optimizer, x, y, step: int) -> torch.Tensor:
-    """One training step of the sweep: training.train_step, the step every loop runs."""
-    return train_step(ctx.model, optimizer, ctx.loss_fn, x, y, step, where=" in the sweep")[1]
 
 
 def user_call(fn: Callable[[], torch.Tensor], step: int) -> torch.Tensor:
