@@ -24,8 +24,10 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "vanishing.ratio": 1e-3,
     # A layer whose gradient is this many times larger than the smallest gradient downstream of it.
     "exploding.ratio": 1e3,
-    # The total gradient norm growing by this factor from the start of the run to its peak.
+    # The total gradient norm growing by this factor from its first step to its peak.
     "exploding.growth": 1e3,
+    # An update this many times larger than the layer's weights in the first steps.
+    "exploding.update": 10.0,
     # Share of units after a ReLU-family activation that never fire on a batch.
     "dead_units.fraction": 0.5,
     # Share of sigmoid/tanh outputs within 1% of their bounds.

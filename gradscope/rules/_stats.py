@@ -124,3 +124,52 @@ def fraction_findings(record: "RunRecord", thresholds: Mapping[str, float], *, r
                              f"{plural(n, 'sampled step', 'sampled steps')}; threshold {pct(limit)})"),
                     evidence={"fraction": frac, "samples": n})
             for layer, (frac, n) in late_activation_fractions(record, kind).items() if frac > limit]
+
+
+# Layer kinds whose gradient norm is not comparable with a weight matrix's: an embedding's gradient lives on the few
+# rows a batch touches (its whole-matrix norm is tiny by construction), and a norm layer's few scale/shift weights
+# have a tiny norm whatever the health of the net. Matched as substrings of the module's class name.
+INCOMPARABLE_KINDS = ("Embedding", "Norm")
+
+
+def comparable_layers(record: "RunRecord") -> list[str]:
+    """The layers (forward order) the cross-layer rules may compare: not embeddings, not normalisation layers."""
+    return [layer.name for layer in record.layers if not any(k in layer.type for k in INCOMPARABLE_KINDS)]
+
+
+def relative_grad_summaries(record: "RunRecord") -> dict[str, float]:
+    """Per comparable layer (forward order): median ||grad|| over median ||weights||, the relative gradient.
+
+    Raw norms grow with a layer's size; dividing by the layer's own weight norm makes a wide layer and a narrow one
+    comparable (the norms' ratio is what SGD changes per unit learning rate). Parameter norms are only taken every
+    stats_every steps, hence the ratio of medians. A layer without a finite positive weight norm keeps its raw median.
+    """
+    grads = layer_summaries(layer_grads(record))
+    params = layer_summaries(record.layer_param_norms().astype(float))
+    out = {}
+    for name in comparable_layers(record):
+        g, w = grads.get(name, math.nan), params.get(name, math.nan)
+        out[name] = g / w if math.isfinite(w) and w > 0 else g
+    return out
+
+
+def early_update_ratios(record: "RunRecord", steps: int) -> dict[str, tuple[float, int]]:
+    """Per comparable layer: (largest ||update|| / ||weights|| over its first `steps` recorded steps, at which step).
+
+    Only cells with a finite update and a finite, positive weight norm count (a zero-initialised layer has no scale).
+    """
+    import numpy as np
+
+    updates = record.layer_update_norms().astype(float).iloc[:steps]
+    params = record.layer_param_norms().astype(float).iloc[:steps]
+    out = {}
+    for name in comparable_layers(record):
+        if name not in updates.columns:
+            continue
+        u, w = updates[name].to_numpy(), params[name].to_numpy()
+        ok = np.isfinite(u) & np.isfinite(w) & (w > 0)
+        if ok.any():
+            ratio = np.where(ok, u / np.where(ok, w, 1.0), -np.inf)
+            i = int(np.argmax(ratio))
+            out[name] = (float(ratio[i]), int(updates.index[i]))
+    return out
