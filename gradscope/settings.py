@@ -35,6 +35,10 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     # Update norm / parameter norm outside [low, high] (the usual band is around 1e-3).
     "update_ratio.low": 1e-6,
     "update_ratio.high": 1e-1,
+    # The loss rising this many times above its step-0 value (or its running minimum) and staying there.
+    "divergence.rise": 3.0,
+    # A loss or total gradient norm this many standard deviations above the mean of its last 20 steps.
+    "spike.sigmas": 6.0,
     # The loss must fall by at least this fraction from the first to the last tenth of the run.
     "loss_not_decreasing.min_drop": 0.01,
 }

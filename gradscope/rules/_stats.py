@@ -173,3 +173,14 @@ def early_update_ratios(record: "RunRecord", steps: int) -> dict[str, tuple[floa
             i = int(np.argmax(ratio))
             out[name] = (float(ratio[i]), int(updates.index[i]))
     return out
+
+
+def several_models(record: "RunRecord") -> bool:
+    """True when the run trained several models or stepped several optimizers (a GAN): their losses play against
+    each other, so no single loss is meant to fall. Read from meta "models" / "optimizers" (counts, which `run`
+    records), else from an optimizer field naming more than one kind ("Adam, SGD")."""
+    meta = record.meta if isinstance(record.meta, dict) else {}
+    counts = [meta.get(key) for key in ("models", "optimizers")]
+    if any(isinstance(c, int) and c > 1 for c in counts):
+        return True
+    return isinstance(meta.get("optimizer"), str) and "," in meta["optimizer"]
