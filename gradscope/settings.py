@@ -29,7 +29,7 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     # An update this many times larger than the layer's weights in the first steps.
     "exploding.update": 10.0,
     # Share of units after a ReLU-family activation that never fire on a batch.
-    "dead_units.fraction": 0.5,
+    "dead_units.fraction": 0.75,
     # Share of sigmoid/tanh outputs within 1% of their bounds.
     "saturation.fraction": 0.5,
     # Update norm / parameter norm outside [low, high] (the usual band is around 1e-3).

@@ -60,3 +60,12 @@ def test_a_gan_is_skipped():
     losses = wobbly(40)
     losses[30] = 20.0
     assert run([[1.0]] * 40, losses=losses, meta={"models": 2}) == []
+
+
+@pytest.mark.parametrize("value, severity", [(10.0, "warning"), (9.9, "info")])
+def test_small_jumps_are_info_big_ones_a_warning(value, severity):
+    # regression: a healthy 1000-step SGD regression was warned about a 4x jump of its (small) gradient norm
+    losses = [1.0] * 40
+    losses[30] = value
+    [f] = run(constant(40, [1.0]), losses=losses)
+    assert f.severity == severity

@@ -184,3 +184,22 @@ def several_models(record: "RunRecord") -> bool:
     if any(isinstance(c, int) and c > 1 for c in counts):
         return True
     return isinstance(meta.get("optimizer"), str) and "," in meta["optimizer"]
+
+
+def is_output_activation(record: "RunRecord", name: str | None) -> bool:
+    """True for an activation module that ends the model: "net.7" when net.6 is the model's last parameter layer and
+    no parameter layer of net comes after index 7. Only indexed children (Sequential) can be placed this way."""
+    if not name or not record.layers:
+        return False
+    parent, _, index = name.rpartition(".")
+    if not index.isdigit():
+        return False
+    siblings = {}
+    for layer in record.layers:
+        p, _, i = layer.name.rpartition(".")
+        if p == parent and i.isdigit():
+            siblings[int(i)] = layer.name
+    if not siblings:
+        return False
+    last = max(siblings)
+    return int(index) > last and record.layers[-1].name == siblings[last]
