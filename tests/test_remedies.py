@@ -278,15 +278,25 @@ def finding(rule: str, layer: str | None = None) -> Finding:
 @pytest.mark.parametrize("rules, kinds, optimizer, expected", [
     (["vanishing"], {"sigmoid"}, "sgd", ["act:relu", "init:he", "act:relu+init:he", "norm:layer"]),
     (["vanishing"], {"relu"}, "sgd", ["init:he", "norm:layer", "opt:adam"]),
-    (["nonfinite"], set(), "sgd", ["clip:1.0", "lr:x0.1"]),
-    (["nonfinite", "exploding"], set(), "sgd", ["clip:1.0", "lr:x0.1", "init:xavier"]),
-    (["dead_units"], {"relu"}, "sgd", ["act:leaky_relu", "lr:x0.1", "init:he"]),
-    (["loss_not_decreasing"], {"relu"}, "adam", ["lr:x10", "opt:sgd"]),
+    (["nonfinite"], set(), "sgd", ["lr:x0.1", "lr:x0.01", "lr:x0.001", "clip:1.0"]),
+    (["divergence", "exploding", "vanishing"], {"sigmoid"}, "sgd", ["lr:x0.1", "lr:x0.01", "lr:x0.001", "clip:1.0"]),
+    (["exploding", "nonfinite"], set(), "sgd", ["clip:1.0", "lr:x0.1", "init:xavier", "lr:x0.01"]),
+    (["dead_units", "unused"], {"relu"}, "sgd", ["init:he", "act:leaky_relu", "lr:x0.1"]),
+    (["loss_not_decreasing"], {"relu"}, "adam", ["lr:x10", "opt:sgd", "lr:x100"]),
     ([], {"relu"}, "sgd", ["lr:x0.1", "lr:x10", "opt:adam"]),
 ])
 def test_default_remedies_follow_the_baselines_findings(rules, kinds, optimizer, expected):
     chosen = default_remedies([finding(r) for r in rules], kinds, optimizer)
     assert [r.id for r in chosen] == expected
+
+
+def test_default_remedies_follow_the_root_cause_not_its_symptoms():
+    # regression: a diverged run whose symptoms included vanishing got activation swaps, which cannot fix it
+    symptom = Finding(rule="vanishing", severity="info", message="(a symptom of divergence) m")
+    root = Finding(rule="divergence", severity="error", message="m")
+    assert [r.id for r in default_remedies([symptom, root], {"sigmoid"}, "sgd")][0] == "lr:x0.1"
+    warning_only = [Finding(rule="spike", severity="warning", message="m")]
+    assert [r.id for r in default_remedies(warning_only, set(), "sgd")] == ["lr:x0.1", "clip:1.0"]
 
 
 # Property tests for remedy parsing: any text either parses to a remedy whose id parses back to itself, or is a
