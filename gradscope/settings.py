@@ -28,6 +28,8 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "exploding.growth": 1e3,
     # An update this many times larger than the layer's weights in the first steps.
     "exploding.update": 10.0,
+    # A step-0 loss this many times its natural scale (ln C for C classes; E[y^2] for MSE).
+    "exploding.loss": 1e3,
     # Share of units after a ReLU-family activation that never fire on a batch.
     "dead_units.fraction": 0.75,
     # Share of sigmoid/tanh outputs within 1% of their bounds.
@@ -39,6 +41,8 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "divergence.rise": 3.0,
     # A loss or total gradient norm this many standard deviations above the mean of its last 20 steps.
     "spike.sigmas": 6.0,
+    # A step-0 loss this many times its natural scale (ln C for C classes; E[y^2] for MSE).
+    "initial_loss.factor": 3.0,
     # The loss must fall by at least this fraction from the first to the last tenth of the run.
     "loss_not_decreasing.min_drop": 0.01,
 }

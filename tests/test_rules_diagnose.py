@@ -12,7 +12,7 @@ from gradscope.findings import SEVERITY_ORDER
 from gradscope.rules import RULES, diagnose, validate_rule_ids
 
 IDS = ["divergence", "nonfinite", "exploding", "vanishing", "unused", "dead_units", "saturation", "update_ratio",
-       "spike", "loss_not_decreasing"]
+       "spike", "initial_loss", "loss_not_decreasing"]
 
 
 def healthy(steps=40):

@@ -16,6 +16,7 @@ from gradscope.rules import (
     dead_units,
     divergence,
     exploding,
+    initial_loss,
     loss_not_decreasing,
     nonfinite,
     saturation,
@@ -33,7 +34,7 @@ if TYPE_CHECKING:
 RULES = {
     rule.ID: rule
     for rule in (divergence, nonfinite, exploding, vanishing, unused, dead_units, saturation, update_ratio, spike,
-                 loss_not_decreasing)
+                 initial_loss, loss_not_decreasing)
 }
 
 

@@ -10,7 +10,7 @@ summed gradients is, so the summaries below keep finite cells only; the `nonfini
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from gradscope.findings import Finding
 from gradscope.settings import DEFAULT_THRESHOLDS
@@ -203,3 +203,15 @@ def is_output_activation(record: "RunRecord", name: str | None) -> bool:
         return False
     last = max(siblings)
     return int(index) > last and record.layers[-1].name == siblings[last]
+
+
+def natural_scale(meta: Mapping[str, Any]) -> tuple[str, float, float, str] | None:
+    """(what, start scale, end scale, how the end is named) from meta, or None when the loss has no known scale."""
+    classes = meta.get("classes")
+    if isinstance(classes, int) and classes >= 2:
+        chance = math.log(classes)
+        return f"ln {classes} = {chance:.3g}", chance, chance, "chance"
+    second, variance = meta.get("target_second_moment"), meta.get("target_variance")
+    if isinstance(second, float) and isinstance(variance, float) and second > 0 and variance > 0:
+        return f"E[y^2] = {second:.3g}", second, variance, f"predicting the mean ({variance:.3g})"
+    return None

@@ -17,6 +17,10 @@ baseline is 0.
 weights: the optimizer throws the weights away each step. In a linear chain every layer's gradient is equal, so (a)
 is blind there, and a run that overflows at step 1 leaves (b) nothing to compare; this is where it shows.
 
+(d) Loss scale. A step-0 loss above exploding.loss x its natural scale (ln C for C classes, E[y^2] for MSE; read
+from meta, see `initial_loss`): outputs thousands of times off their scale before any update are an exploding
+forward pass, even where every gradient ratio is flat.
+
 Multiplying every gradient by a constant changes no ratio. The finding's layer is the input-most exploding layer
 from (a), else the layer of (c); its step is the peak step from (b), else the step of (c).
 """
@@ -30,6 +34,7 @@ from gradscope.findings import Finding
 from gradscope.rules._stats import (
     early_update_ratios,
     fmt,
+    natural_scale,
     plural,
     relative_grad_summaries,
     threshold,
@@ -45,7 +50,8 @@ SEVERITY = "error"
 DESCRIPTION = (f"a layer's median gradient norm is above exploding.ratio ({DEFAULT_THRESHOLDS['exploding.ratio']:g}) "
                f"x the smallest downstream, or the total norm grows exploding.growth "
                f"({DEFAULT_THRESHOLDS['exploding.growth']:g}) x from step 0, or an early update is "
-               f"exploding.update ({DEFAULT_THRESHOLDS['exploding.update']:g}) x the weights; training diverges")
+               f"exploding.update ({DEFAULT_THRESHOLDS['exploding.update']:g}) x the weights, or the step-0 loss "
+               f"exploding.loss ({DEFAULT_THRESHOLDS['exploding.loss']:g}) x its natural scale; training diverges")
 HINT = "clip gradients (clip_grad_norm_), lower the learning rate, or add normalisation (try `gradscope compare`)"
 CLIPPED_HINT = ("the run already clips gradients (at {clip}), which does not bound this: lower the learning rate or "
                 "the init scale, or add normalisation (try `gradscope compare`)")
@@ -56,7 +62,8 @@ def check(record: "RunRecord", thresholds: Mapping[str, float]) -> list[Finding]
     depth = _depth(record, threshold(thresholds, "exploding.ratio"))
     time = _time(record, threshold(thresholds, "exploding.growth"))
     step = _step_size(record, threshold(thresholds, "exploding.update"))
-    if not depth and not time and not step:
+    loss = _loss_scale(record, threshold(thresholds, "exploding.loss"))
+    if not depth and not time and not step and not loss:
         return []
     parts, evidence = [], {}
     if depth:
@@ -68,10 +75,13 @@ def check(record: "RunRecord", thresholds: Mapping[str, float]) -> list[Finding]
     if step:
         parts.append(step["text"])
         evidence.update(update_ratio=step["ratio"], update_layer=step["layer"], update_step=step["step"])
+    if loss:
+        parts.append(loss["text"])
+        evidence.update(start_loss=loss["start"], loss_scale=loss["scale"])
     clip = record.meta.get("clip") if isinstance(record.meta, dict) else None
     hint = CLIPPED_HINT.format(clip=clip) if clip else HINT
     layer = depth["layer"] if depth else (step["layer"] if step else None)
-    at = time["step"] if time else (step["step"] if step else None)
+    at = time["step"] if time else (step["step"] if step else (0 if loss else None))
     return [Finding(rule=ID, severity=SEVERITY, message="; and ".join(parts), hint=hint, evidence=evidence,
                     layer=layer, step=at)]
 
@@ -120,3 +130,13 @@ def _step_size(record: "RunRecord", limit: float) -> dict | None:
     text = (f"at step {step} the update of {layer} was {fmt(ratio)} x its weights' norm "
             f"({plural(len(ratios), 'layer', 'layers')} above {fmt(limit)} in the first {EARLY_STEPS} steps)")
     return {"layer": layer, "ratio": float(ratio), "step": int(step), "text": text}
+
+
+def _loss_scale(record: "RunRecord", limit: float) -> dict | None:
+    scale = natural_scale(record.meta if isinstance(record.meta, dict) else {})
+    first = next((float(v) for v in record.losses if v is not None), None)
+    if scale is None or first is None or not math.isfinite(first) or first <= limit * scale[1]:
+        return None
+    text = (f"the step-0 loss is {fmt(first)}, {fmt(first / scale[1])} x its natural scale {scale[0]} "
+            f"(threshold {fmt(limit)})")
+    return {"start": first, "scale": scale[1], "text": text}
