@@ -57,3 +57,15 @@ def test_diagnose_orders_a_diverged_run_root_first():
 
 def test_a_healthy_run_is_untouched():
     assert diagnose(record(constant(30, [1.0, 1.0]), losses=falling(30)), THRESHOLDS) == []
+
+
+def test_a_net_off_its_scale_at_init_headlines_exploding_before_divergence():
+    # the deep linear chain with gain 1.5 starts 66x above ln 3 and then diverges: the init is the root cause
+    found = [finding("divergence", "error", step=5), finding("exploding", "error", step=7, growth=7e13),
+             finding("initial_loss", "warning", start=72.9, scale=1.1), finding("update_ratio", "warning")]
+    out = order_by_cause(found, steps=100)
+    assert [f.rule for f in out[:2]] == ["exploding", "divergence"]
+    assert out[-1].evidence["explained_by"] == "exploding"
+    # the same without the step-0 evidence: a learning rate too high, divergence leads
+    out = order_by_cause(found[:2] + found[3:], steps=100)
+    assert [f.rule for f in out[:2]] == ["divergence", "exploding"]

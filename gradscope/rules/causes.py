@@ -13,6 +13,10 @@ errors sends the user the wrong way (the old headline was five `unused` errors).
   gradient of the layers around it is the root cause of a net that does not learn. (A parameter that never got a
   gradient at all is cut off from the loss: that is a detached branch, still `unused`.)
 
+- Init before learning rate. `divergence` normally outranks `exploding` (a learning rate too high blows up the
+  gradients it then reports); but when the run was already off its scale before any update (exploding's depth or
+  step-0-loss evidence, or `initial_loss` on the step-0 loss), the weights' scale is the root and `exploding` leads.
+
 A symptom keeps its message, prefixed with what explains it, and drops to info (shown, never counted by the gate).
 Findings are then sorted by severity, then by CAUSE_RANK: the more fundamental cause first.
 """
@@ -34,6 +38,8 @@ def order_by_cause(findings: list[Finding], steps: int) -> list[Finding]:
     most causal first."""
     rules = {f.rule for f in findings if f.rule != "nonfinite" or (f.step is not None and f.step < steps / 2)}
     root = next((r for r in CAUSE_RANK if r in INSTABILITY and r in rules), None)
+    if root == "divergence" and _off_scale_at_init(findings):
+        root = "exploding"
     dead = [f for f in findings if f.rule == "dead_units"]
     out = []
     for f in findings:
@@ -45,6 +51,8 @@ def order_by_cause(findings: list[Finding], steps: int) -> list[Finding]:
             f = replace(f, severity="error", message=f"{f.message}; the gradients around it are exactly 0")
         out.append(f)
     rank = {rule: i for i, rule in enumerate(CAUSE_RANK)}
+    if _off_scale_at_init(findings):
+        rank["exploding"] = -1
     return sorted(out, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), rank.get(f.rule, len(rank))))
 
 
@@ -55,3 +63,10 @@ def _symptom(finding: Finding, cause: str) -> Finding:
 
 def _zero_grad_unused(findings: list[Finding]) -> bool:
     return any(f.rule == "unused" and f.evidence.get("steps_with_grad", 0) > 0 for f in findings)
+
+
+def _off_scale_at_init(findings: list[Finding]) -> bool:
+    """True when the findings show a net already off its scale at step 0 (see the module docstring)."""
+    exploded = any(f.rule == "exploding" and {"depth_ratio", "start_loss"} & set(f.evidence) for f in findings)
+    started_high = any(f.rule == "initial_loss" and "end" not in f.evidence for f in findings)
+    return exploded or (started_high and any(f.rule == "exploding" for f in findings))
