@@ -16,9 +16,10 @@ def test_relu_killed_by_a_bias_headlines_dead_units_not_unused():
     # real cause came sixth
     zero = [finding("unused", "error", layer=name, steps=20, steps_with_grad=20, steps_with_zero_grad=20)
             for name in ("0", "0", "2", "2", "4")]
-    out = order_by_cause(zero + [finding("dead_units", "warning", layer="3")], steps=20)
+    flat = [finding("update_ratio", "warning", layer="0"), finding("loss_not_decreasing", "warning")]
+    out = order_by_cause(zero + flat + [finding("dead_units", "warning", layer="3")], steps=20)
     assert (out[0].rule, out[0].severity, out[0].layer) == ("dead_units", "error", "3")
-    assert [f.severity for f in out[1:]] == ["info"] * 5
+    assert [f.severity for f in out[1:]] == ["info"] * 7
     assert all(f.message.startswith("(a symptom of dead units at 3)") for f in out[1:])
 
 

@@ -11,7 +11,8 @@ errors sends the user the wrong way (the old headline was five `unused` errors).
 - A dead layer explains zero gradients. When `dead_units` fired, `unused` findings of parameters that HAD a gradient,
   exactly 0 at every step, are its symptoms, and `dead_units` is promoted to error: a layer dead enough to cut the
   gradient of the layers around it is the root cause of a net that does not learn. (A parameter that never got a
-  gradient at all is cut off from the loss: that is a detached branch, still `unused`.)
+  gradient at all is cut off from the loss: that is a detached branch, still `unused`.) The frozen layers'
+  `update_ratio` and the flat loss's `loss_not_decreasing` are its symptoms too.
 
 - Init before learning rate. `divergence` normally outranks `exploding` (a learning rate too high blows up the
   gradients it then reports); but when the run was already off its scale before any update (exploding's depth or
@@ -31,6 +32,7 @@ CAUSE_RANK = ("divergence", "exploding", "nonfinite", "unused", "dead_units", "v
               "saturation", "spike", "update_ratio", "loss_not_decreasing")
 INSTABILITY = ("divergence", "exploding", "nonfinite")
 EXPLAINED_BY_INSTABILITY = ("vanishing", "saturation", "dead_units", "update_ratio", "spike", "loss_not_decreasing")
+EXPLAINED_BY_DEAD_LAYER = ("update_ratio", "loss_not_decreasing")
 
 
 def order_by_cause(findings: list[Finding], steps: int) -> list[Finding]:
@@ -41,13 +43,16 @@ def order_by_cause(findings: list[Finding], steps: int) -> list[Finding]:
     if root == "divergence" and _off_scale_at_init(findings):
         root = "exploding"
     dead = [f for f in findings if f.rule == "dead_units"]
+    dead_layer = bool(dead) and _zero_grad_unused(findings)  # dead enough to zero the gradients around it
     out = []
     for f in findings:
         if root and f.rule in EXPLAINED_BY_INSTABILITY:
             f = _symptom(f, root)
         elif dead and f.rule == "unused" and f.evidence.get("steps_with_grad", 0) > 0:
             f = _symptom(f, f"dead units at {dead[0].layer}")
-        elif dead and f.rule == "dead_units" and _zero_grad_unused(findings):
+        elif dead_layer and f.rule in EXPLAINED_BY_DEAD_LAYER:
+            f = _symptom(f, f"dead units at {dead[0].layer}")
+        elif dead_layer and f.rule == "dead_units":
             f = replace(f, severity="error", message=f"{f.message}; the gradients around it are exactly 0")
         out.append(f)
     rank = {rule: i for i, rule in enumerate(CAUSE_RANK)}
