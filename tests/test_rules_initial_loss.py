@@ -35,8 +35,9 @@ def test_ending_above_chance_is_reported_after_enough_steps():
 
 
 def test_regression_against_the_target_moments():
-    [f] = run([12.5] + [0.5] * 19, MSE)  # 12.5 > 3 x E[y^2] = 12
-    assert "E[y^2] = 4" in f.message
+    [f] = run([15.5] + [0.5] * 19, MSE)  # 15.5 > 3 x (E[y^2] + 1) = 15
+    assert "E[y^2] + 1 = 5" in f.message
+    assert run([14.5] + [0.5] * 19, MSE) == []
     [f] = run([4.0] + [1.2] * 19, MSE)  # ends above the variance: worse than predicting the mean
     assert "predicting the mean" in f.message
     assert run([4.0] + [0.3] * 19, MSE) == []
@@ -50,6 +51,11 @@ def test_no_known_scale_no_finding():
 def test_a_loss_astronomically_above_its_scale_is_exploding_even_with_flat_ratios():
     # the 10-layer linear chain with gain 2.5: loss 1.9e7 at step 0, every gradient ratio equal
     [f] = run([1.9e7, math.nan], MSE, rule=exploding)
-    assert f.severity == "error" and f.step == 0 and "natural scale E[y^2] = 4" in f.message
-    assert run([3.9e3, 1.0], MSE, rule=exploding) == []  # below 1e3 x 4
-    assert run([4.1e3, 1.0], MSE, rule=exploding)
+    assert f.severity == "error" and f.step == 0 and "natural scale E[y^2] + 1 = 5" in f.message
+    assert run([4.9e3, 1.0], MSE, rule=exploding) == []  # below 1e3 x 5
+    assert run([5.1e3, 1.0], MSE, rule=exploding)
+
+
+def test_a_sigmoid_autoencoder_on_sparse_pixels_starts_at_its_natural_scale():
+    # regression: outputs ~0.5 against mostly-0 pixels (E[y^2] = 0.08) start at MSE 0.25, 3.1 x E[y^2]: not a bug
+    assert run([0.25] + falling(19, start=0.2), {"target_second_moment": 0.08, "target_variance": 0.07}) == []

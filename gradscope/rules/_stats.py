@@ -213,5 +213,8 @@ def natural_scale(meta: Mapping[str, Any]) -> tuple[str, float, float, str] | No
         return f"ln {classes} = {chance:.3g}", chance, chance, "chance"
     second, variance = meta.get("target_second_moment"), meta.get("target_variance")
     if isinstance(second, float) and isinstance(variance, float) and second > 0 and variance > 0:
-        return f"E[y^2] = {second:.3g}", second, variance, f"predicting the mean ({variance:.3g})"
+        # An untrained net's outputs have a variance of up to ~1 whatever the targets' units (PyTorch's default init
+        # shrinks the signal, He init keeps it), so a step-0 MSE up to E[y^2] + 1 is normal: a sigmoid autoencoder
+        # on pixels that are mostly 0 starts at 0.25 against E[y^2] = 0.08.
+        return f"E[y^2] + 1 = {second + 1:.3g}", second + 1, variance, f"predicting the mean ({variance:.3g})"
     return None

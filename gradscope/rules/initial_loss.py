@@ -3,13 +3,14 @@
 Before any update a classifier should be near chance: cross-entropy over C classes starts at about ln C when its
 logits are small (uniform predictions). A step-0 loss far above that means the logits are far too large at init (a
 last layer scaled up, a missing softmax temperature, unnormalised inputs): the first steps go to shrinking them.
-For MSE, predicting 0 costs the targets' second moment E[y^2] and predicting their mean costs their variance; a
-step-0 loss far above E[y^2] means the outputs are far off the targets' scale.
+For MSE, predicting 0 costs the targets' second moment E[y^2] and predicting their mean costs their variance; an
+untrained net's outputs add their own variance, up to ~1, so a step-0 loss far above E[y^2] + 1 means the outputs
+are far off the targets' scale.
 
 Fires (warning, one finding per run, the numbers in the message):
 - classification: step-0 loss above initial_loss.factor x ln C; or, with at least MIN_STEPS steps, the mean of the
   last k = max(1, n // 10) losses still above ln C (the model ends worse than guessing);
-- regression: step-0 loss above initial_loss.factor x E[y^2]; or, with at least MIN_STEPS steps, ending above the
+- regression: step-0 loss above initial_loss.factor x (E[y^2] + 1); or, with at least MIN_STEPS steps, ending above the
   target variance (worse than predicting the mean).
 The scale comes from record.meta ("classes", or "target_variance" and "target_second_moment"), which `inspect`
 records for its built-in losses; a user's loss_fn or a watched script has none, and the rule stays silent.
@@ -31,7 +32,7 @@ ID = "initial_loss"
 SEVERITY = "warning"
 MIN_STEPS = 10
 DESCRIPTION = (f"the step-0 loss is above initial_loss.factor ({DEFAULT_THRESHOLDS['initial_loss.factor']:g}) x its "
-               "natural scale (ln C for C classes, E[y^2] for MSE), or the run ends worse than chance / the mean")
+               "natural scale (ln C for C classes, E[y^2] + 1 for MSE), or the run ends worse than chance / the mean")
 HINT_START = "scale down the last layer's init (or the logits), and normalise the inputs and targets"
 HINT = HINT_START  # the start's; a run that ends worse than chance gets HINT_END
 HINT_END = "check the labels against the outputs and the loss, then the learning rate (try `gradscope sweep-lr`)"
