@@ -13,6 +13,8 @@ script's own `train()` for scripts) and fails loudly when a program does not sho
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import sys
 import time
 from dataclasses import dataclass, field
@@ -42,6 +44,8 @@ class Program:
     settings: dict = field(default_factory=dict)
     args: list = field(default_factory=list)
     max_steps: int | None = None
+    compare: bool = True  # False: no remedy of gradscope's could fix it (a code change is needed)
+    fix: dict | None = None  # settings that undo a planted settings bug (e.g. the lr), for --verify
 
     @property
     def healthy(self) -> bool:
@@ -57,7 +61,8 @@ def load_manifest(half: str, only: set[str]) -> list[Program]:
         rule = None if label == "healthy" else aliases.get(label["rule"], label["rule"])
         programs.append(Program(entry["id"], HERE / entry["file"], entry["kind"], entry["half"], entry["family"],
                                 entry["fault"], rule, None if rule is None else label.get("layer"),
-                                entry.get("settings") or {}, entry.get("args") or [], entry.get("max_steps")))
+                                entry.get("settings") or {}, entry.get("args") or [], entry.get("max_steps"),
+                                entry.get("compare", True), entry.get("fix")))
     return [p for p in programs if (half == "all" or p.half == half) and (not only or p.id in only)]
 
 
@@ -72,7 +77,28 @@ def verify(program: Program) -> str:
     evidence = module.check(log)
     if not program.healthy:
         assert not fixed(module, log), f"the planted bug's own run already reaches {module.FIXED_BELOW:g}"
+        evidence += "; " + verify_fix(module, program)
     return evidence
+
+
+def verify_fix(module, program: Program) -> str:
+    """Undo the planted bug (the program's build_fixed_model() and/or the manifest's `fix` settings) and check that
+    this cures it: the evidence that the label names the cause, and that FIXED_BELOW can be reached."""
+    changes = program.fix
+    builder = getattr(module, "build_fixed_model", None)
+    if changes is None and builder is None:
+        return "no fix run (the bug is not in the model or the settings)"
+    torch_seed(program.settings.get("seed", 0))
+    model = builder() if builder is not None else None
+    log = harness.plain_train(module, {**program.settings, **(changes or {})}, model=model)
+    assert fixed(module, log), f"the fixed program does not reach {module.FIXED_BELOW:g} (ends {log.tail():.3g})"
+    return f"fixed: ends {log.tail():.3g} < {module.FIXED_BELOW:g}"
+
+
+def torch_seed(seed: int) -> None:
+    import torch
+
+    torch.manual_seed(seed)
 
 
 def fixed(module, log: harness.Log) -> bool:
@@ -97,8 +123,9 @@ def findings_of(program: Program) -> list:
     if program.kind == "run":
         from gradscope.scriptwatch import ScriptTarget, watch_script
 
-        outcome = watch_script(ScriptTarget(str(program.file), tuple(program.args)), settings_for(program),
-                               program.max_steps)
+        with contextlib.redirect_stdout(io.StringIO()):  # the scripts' own prints would break the table
+            outcome = watch_script(ScriptTarget(str(program.file), tuple(program.args)), settings_for(program),
+                                   program.max_steps)
     else:
         from gradscope.pipeline import inspect
 
@@ -164,6 +191,11 @@ def _share(count: int, total: int) -> str:
     return f"{count}/{total} = {count / total:.0%}" if total else "n/a (none in this half)"
 
 
+def progress(line: str) -> None:
+    """One line per finished program on stderr, so that a long run shows where it is (the table comes at the end)."""
+    print(line, file=sys.stderr, flush=True)
+
+
 def print_table(rows: list[tuple], header: tuple) -> None:
     widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
     for row in [header, tuple("-" * w for w in widths), *rows]:
@@ -200,7 +232,7 @@ def compare_one(program: Program) -> tuple[str | None, bool, float, int]:
 
 
 def run_compare(programs: list[Program]) -> None:
-    targets = [p for p in programs if not p.healthy and p.kind == "inspect"]
+    targets = [p for p in programs if not p.healthy and p.kind == "inspect" and p.compare]
     rows, hits, chance_total = [], 0, 0.0
     for program in targets:
         best, ok, chance, listed = compare_one(program)
@@ -235,13 +267,18 @@ def main(argv: list[str] | None = None) -> int:
 def run_verify(programs: list[Program]) -> int:
     rows, failed = [], 0
     for program in programs:
+        started = time.perf_counter()
         try:
             evidence = "ok: " + verify(program)
         except AssertionError as exc:
             failed += 1
             evidence = f"LABEL NOT SHOWN: {exc}"
-        rows.append((program.id, label_of(program), evidence))
-    print_table(rows, ("program", "label", "own check"))
+        except Exception as exc:  # a broken program is a failed label too; the others still run
+            failed += 1
+            evidence = f"PROGRAM FAILED: {type(exc).__name__}: {exc}"
+        rows.append((program.id, label_of(program), evidence, f"{time.perf_counter() - started:.1f}"))
+        progress(" ".join(rows[-1]))
+    print_table(rows, ("program", "label", "own check", "s"))
     print(f"\n{len(programs) - failed}/{len(programs)} labels confirmed by the programs' own loops")
     return 1 if failed else 0
 
@@ -251,6 +288,7 @@ def run_diagnose(programs: list[Program], with_compare: bool) -> int:
     for program in programs:
         started = time.perf_counter()
         scores.append(Score(program, findings_of(program), time.perf_counter() - started))
+        progress(f"{program.id}: {describe(scores[-1].headline)} ({scores[-1].verdict})")
     rows = [(s.program.id, s.program.half, label_of(s.program), describe(s.headline), s.verdict,
              f"{s.seconds:.1f}") for s in scores]
     print_table(rows, ("program", "half", "label", "headline", "verdict", "s"))
