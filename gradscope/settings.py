@@ -34,9 +34,10 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "dead_units.fraction": 0.75,
     # Share of sigmoid/tanh outputs within 1% of their bounds.
     "saturation.fraction": 0.5,
-    # Update norm / parameter norm outside [low, high] (the usual band is around 1e-3).
+    # Update norm / parameter norm outside [low, high] (the usual band is around 1e-3 under SGD; Adam on a small-std
+    # init, nanoGPT's, moves a layer by ~0.2 of its norm per step early on).
     "update_ratio.low": 1e-6,
-    "update_ratio.high": 1e-1,
+    "update_ratio.high": 0.5,
     # The loss rising this many times above its step-0 value (or its running minimum) and staying there.
     "divergence.rise": 3.0,
     # A loss or total gradient norm this many standard deviations above the mean of its last 20 steps.
