@@ -27,7 +27,7 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     # The total gradient norm growing by this factor from its first step to its peak.
     "exploding.growth": 1e3,
     # An update this many times larger than the layer's weights in the first steps.
-    "exploding.update": 10.0,
+    "exploding.update": 3.0,
     # A step-0 loss this many times its natural scale (ln C for C classes; E[y^2] for MSE).
     "exploding.loss": 1e3,
     # Share of units after a ReLU-family activation that never fire on a batch.
@@ -40,6 +40,8 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "update_ratio.high": 0.5,
     # The loss rising this many times above its step-0 value (or its running minimum) and staying there.
     "divergence.rise": 3.0,
+    # In the first 5 steps, a loss this many times its step-0 value while an update exceeds exploding.update.
+    "divergence.early_rise": 1.5,
     # A loss or total gradient norm this many standard deviations above the mean of its last 20 steps.
     "spike.sigmas": 6.0,
     # A step-0 loss this many times its natural scale (ln C for C classes; E[y^2] for MSE).

@@ -73,3 +73,15 @@ def test_scale_free():
         assert run([scale * v for v in [1.0, 5.0] + [3.01] * 38])
         assert run([scale * v for v in [1.0, 5.0] + [3.0] * 38]) == []
         assert run([scale, INF]) == []  # nothing finite after step 0 to compare
+
+
+@pytest.mark.parametrize("peak, update, fires", [(1.51, 3.1, True), (1.5, 3.1, False), (1.9, 3.0, False)])
+def test_early_overshoot_needs_both_a_rising_loss_and_a_step_bigger_than_the_weights(peak, update, fires):
+    # an LSTM at Adam lr 1.0: 6.2 -> 11.6 (1.9x) and back down, its updates 14x its weights at step 0
+    losses = [1.0, peak, 1.2, 0.9] + [0.5] * 16
+    updates = [[update]] + [[1e-3]] * 19
+    rec = record(constant(20, [1.0]), losses=losses, update_norm=updates)
+    findings = divergence.check(rec, THRESHOLDS)
+    assert bool(findings) is fires
+    if fires:
+        assert "the steps overshoot" in findings[0].message and findings[0].step == 1

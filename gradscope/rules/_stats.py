@@ -156,7 +156,9 @@ def relative_grad_summaries(record: "RunRecord") -> dict[str, float]:
 def early_update_ratios(record: "RunRecord", steps: int) -> dict[str, tuple[float, int]]:
     """Per comparable layer: (largest ||update|| / ||weights|| over its first `steps` recorded steps, at which step).
 
-    Only cells with a finite update and a finite, positive weight norm count (a zero-initialised layer has no scale).
+    Only cells with a finite update and a finite, positive weight norm count, and only layers whose first recorded
+    weight norm is positive: a zero-initialised layer has no scale, and its second step is as large as its first
+    (whose size is now its whole weight norm), a ratio near 1 (2 with momentum) that means nothing.
     """
     import numpy as np
 
@@ -167,6 +169,9 @@ def early_update_ratios(record: "RunRecord", steps: int) -> dict[str, tuple[floa
         if name not in updates.columns:
             continue
         u, w = updates[name].to_numpy(), params[name].to_numpy()
+        first = w[np.isfinite(w)][:1]
+        if not (first.size and first[0] > 0):
+            continue
         ok = np.isfinite(u) & np.isfinite(w) & (w > 0)
         if ok.any():
             ratio = np.where(ok, u / np.where(ok, w, 1.0), -np.inf)

@@ -11,6 +11,11 @@ log-likelihood or a policy-gradient objective, has no scale to rise from, and th
 (b) Rise from the running minimum: the run learned (its smoothed loss, a k-step rolling mean, reached a minimum m)
     and then gave more than half of it back, ending above divergence.rise x m (a run that diverged later).
 
+(c) An early overshoot: in the first EARLY_STEPS steps the loss rose above divergence.early_rise x L0 while some
+    layer's update was over exploding.update x its weights. Together they say the step size, not the gradient, is
+    wrong (under Adam a step moves every weight by about the learning rate whatever the gradient): an LSTM at Adam
+    lr 1.0 goes 6.2 -> 11.6 and recovers to a poor loss, below the 3x of (a).
+
 Severity error: a rising loss is the root of most other symptoms (saturation, dead units, odd update ratios).
 Runs of several models (a GAN's generator and discriminator, whose losses play against each other) are skipped:
 their losses are not meant to fall. The step reported is the first step above the line in (a), the step of the
@@ -23,7 +28,7 @@ import math
 from typing import TYPE_CHECKING, Mapping
 
 from gradscope.findings import Finding
-from gradscope.rules._stats import fmt, several_models, threshold
+from gradscope.rules._stats import early_update_ratios, fmt, several_models, threshold
 from gradscope.settings import DEFAULT_THRESHOLDS
 
 if TYPE_CHECKING:
@@ -33,6 +38,7 @@ ID = "divergence"
 SEVERITY = "error"
 DESCRIPTION = (f"the loss rose above divergence.rise ({DEFAULT_THRESHOLDS['divergence.rise']:g}) x its step-0 value "
                "and stayed there (or blew up), or gave back over half of what it learned; training diverged")
+EARLY_STEPS = 5
 HINT = "lower the learning rate (try `gradscope sweep-lr`), warm it up, or clip gradients"
 
 
@@ -42,7 +48,8 @@ def check(record: "RunRecord", thresholds: Mapping[str, float]) -> list[Finding]
     finite = [(s, v) for s, v in steps if math.isfinite(v)]
     if len(finite) < 2 or several_models(record) or finite[0][1] <= 0:
         return []
-    found = _from_start(steps, finite, rise) or _from_minimum(finite, rise)
+    early = (threshold(thresholds, "divergence.early_rise"), threshold(thresholds, "exploding.update"))
+    found = _from_start(steps, finite, rise) or _from_minimum(finite, rise) or _overshoot(record, finite, *early)
     if found is None:
         return []
     message, step, evidence = found
@@ -80,3 +87,17 @@ def _from_minimum(finite, rise):
     message = (f"the loss fell to {low:.3g} (a {k}-step mean, at step {step}) and then rose {end / low:.3g}x to "
                f"{end:.3g} by the end, giving back {(end - low) / (start - low):.0%} of what it had learned")
     return message, step, {"start": start, "minimum": low, "minimum_step": step, "end": end, "rise": end / low}
+
+
+def _overshoot(record, finite, early_rise, update_limit):
+    start_step, start = finite[0]
+    early = [(s, v) for s, v in finite[1:] if s < start_step + EARLY_STEPS and v > early_rise * start]
+    updates = {k: v for k, v in early_update_ratios(record, EARLY_STEPS).items() if v[0] > update_limit}
+    if not early or not updates:
+        return None
+    step, value = max(early, key=lambda t: t[1])
+    layer, (ratio, at) = max(updates.items(), key=lambda kv: kv[1][0])
+    message = (f"the loss rose {value / start:.3g}x from step {start_step} by step {step} ({start:.3g} -> {value:.3g}) "
+               f"while the update of {layer} at step {at} was {fmt(ratio)} x its weights: the steps overshoot")
+    return message, step, {"start": start, "peak": value, "peak_step": step, "rise": value / start,
+                           "update_ratio": ratio, "update_layer": layer}
