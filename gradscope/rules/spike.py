@@ -72,12 +72,15 @@ def _spikes(series: list[tuple[int, float]], sigmas: float) -> list[tuple[int, f
 
 
 def _first_mover(record: "RunRecord", step: int, sigmas: float) -> str | None:
+    """The layer whose own gradient norm spiked earliest in the LOOKBACK steps up to `step` (the bigger jump first
+    on a tie), or None when no layer spiked on its own."""
     table = layer_grads(record)
-    best = None  # (step, -jump, layer)
+    candidates = []  # (step of the layer's spike, -its jump, layer)
     for layer in table.columns:
         col = [(s, float(v)) for s, v in table[layer].items() if math.isfinite(v) and s <= step]
-        for s, value, mean in _spikes(col[-(WINDOW + LOOKBACK + 1):], sigmas):
-            if s >= step - LOOKBACK:
-                best = min(best or (s, -value / mean, str(layer)), (s, -value / mean, str(layer)))
-                break
-    return best[2] if best else None
+        spikes = [(s, value, mean) for s, value, mean in _spikes(col[-(WINDOW + LOOKBACK + 1):], sigmas)
+                  if s >= step - LOOKBACK]
+        if spikes:
+            s, value, mean = spikes[0]
+            candidates.append((s, -value / mean, str(layer)))
+    return min(candidates)[2] if candidates else None
