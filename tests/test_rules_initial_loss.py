@@ -38,9 +38,8 @@ def test_regression_against_the_target_moments():
     [f] = run([15.5] + [0.5] * 19, MSE)  # 15.5 > 3 x (E[y^2] + 1) = 15
     assert "E[y^2] + 1 = 5" in f.message
     assert run([14.5] + [0.5] * 19, MSE) == []
-    [f] = run([4.0] + [1.2] * 19, MSE)  # ends above the variance: worse than predicting the mean
-    assert "predicting the mean" in f.message
-    assert run([4.0] + [0.3] * 19, MSE) == []
+    # regression: ending above the target variance was reported, but a healthy MSE run still converging sits there
+    assert run([4.0] + [1.2] * 19, MSE) == []
 
 
 def test_no_known_scale_no_finding():
