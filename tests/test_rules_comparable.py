@@ -3,7 +3,7 @@
 import pytest
 
 from gradscope.rules import exploding, vanishing
-from tests.rules_tables import THRESHOLDS, constant, record
+from rules_tables import THRESHOLDS, constant, record
 
 
 def test_untied_embedding_with_a_tiny_raw_gradient_is_not_vanishing():
