@@ -70,3 +70,12 @@ def test_a_net_off_its_scale_at_init_headlines_exploding_before_divergence():
     # the same without the step-0 evidence: a learning rate too high, divergence leads
     out = order_by_cause(found[:2] + found[3:], steps=100)
     assert [f.rule for f in out[:2]] == ["divergence", "exploding"]
+
+
+def test_ending_worse_than_chance_comes_after_the_frozen_layers_that_explain_it():
+    # tuning half: Adam at lr 1e-7 headlined "worse than chance" before the update ratios that say why
+    end = Finding(rule="initial_loss", severity="warning", message="m", evidence={"start": 3.5, "scale": 3.4, "end": 3.5})
+    start = Finding(rule="initial_loss", severity="warning", message="m", evidence={"start": 55.0, "scale": 3.4})
+    frozen = finding("update_ratio", "warning", layer="0")
+    assert [f is frozen for f in order_by_cause([end, frozen], steps=40)] == [True, False]
+    assert [f is start for f in order_by_cause([frozen, start], steps=40)] == [True, False]

@@ -19,7 +19,8 @@ errors sends the user the wrong way (the old headline was five `unused` errors).
   step-0-loss evidence, or `initial_loss` on the step-0 loss), the weights' scale is the root and `exploding` leads.
 
 A symptom keeps its message, prefixed with what explains it, and drops to info (shown, never counted by the gate).
-Findings are then sorted by severity, then by CAUSE_RANK: the more fundamental cause first.
+Findings are then sorted by severity, then by CAUSE_RANK: the more fundamental cause first (`initial_loss` on the
+end of the run, an outcome rather than a cause, ranks with `loss_not_decreasing`).
 """
 
 from __future__ import annotations
@@ -58,7 +59,15 @@ def order_by_cause(findings: list[Finding], steps: int) -> list[Finding]:
     rank = {rule: i for i, rule in enumerate(CAUSE_RANK)}
     if _off_scale_at_init(findings):
         rank["exploding"] = -1
-    return sorted(out, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), rank.get(f.rule, len(rank))))
+    return sorted(out, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), _rank(f, rank)))
+
+
+def _rank(finding: Finding, rank: dict[str, int]) -> int:
+    # initial_loss on the END of the run (a classifier worse than chance) is an outcome, not a cause: it comes after
+    # the rules that say why (a frozen layer's update_ratio), next to loss_not_decreasing. On step 0 it is a cause.
+    if finding.rule == "initial_loss" and "end" in finding.evidence:
+        return rank["loss_not_decreasing"]
+    return rank.get(finding.rule, len(rank))
 
 
 def _symptom(finding: Finding, cause: str) -> Finding:
