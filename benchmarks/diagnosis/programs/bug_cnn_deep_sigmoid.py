@@ -17,7 +17,7 @@ def get_data():
     g = torch.Generator().manual_seed(46)
     y = torch.randint(0, 2, (256,), generator=g)
     x = torch.randn(256, 1, 12, 12, generator=g) * 0.5
-    x[y == 1, :, :6] += 1.0
+    x[y == 1] += 1.0  # brighter overall: average pooling sees it
     return x, y
 
 

@@ -1,4 +1,4 @@
-"""Bug (lr far too high): a ReLU classifier for 32 classes under SGD at lr 50, 1e3 x its good lr (0.05).
+"""Bug (lr far too high): a ReLU classifier for 32 classes under SGD at lr 100, 1e3 x its good lr (0.1).
 
 The issue's observed case: the loss blows up within two steps (3.5 -> hundreds -> thousands) and then saturates.
 """
@@ -18,7 +18,7 @@ def get_data():
     return x, y
 
 
-FIXED_BELOW = 3.0  # ln 32 = 3.47 is chance; at lr 0.05 this model is below 3.0 within the run
+FIXED_BELOW = 3.3  # ln 32 = 3.47 is chance; at lr 0.1 this model is below 3.3 within the run
 
 
 def check(log) -> str:

@@ -19,16 +19,7 @@ def get_data():
     return x, (x @ torch.randn(16, 3, generator=g)).argmax(1)
 
 
-def build_fixed_model() -> nn.Module:
-    """The same depth with a LayerNorm before every ReLU."""
-    layers, width = [], 16
-    for _ in range(24):
-        layers += [nn.Linear(width, 32), nn.LayerNorm(32), nn.ReLU()]
-        width = 32
-    return nn.Sequential(*layers, nn.Linear(32, 3))
-
-
-FIXED_BELOW = 0.9  # chance is ln 3 = 1.10
+FIXED_BELOW = 0.9  # chance is ln 3 = 1.10 (no fix run: BatchNorm alone did not reach it under this SGD in 60 steps)
 
 
 def check(log) -> str:

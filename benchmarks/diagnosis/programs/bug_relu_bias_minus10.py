@@ -30,7 +30,7 @@ def build_fixed_model() -> nn.Module:
     return model
 
 
-FIXED_BELOW = 1.2  # chance is ln 5 = 1.61
+FIXED_BELOW = 1.4  # chance is ln 5 = 1.61
 
 
 def check(log) -> str:

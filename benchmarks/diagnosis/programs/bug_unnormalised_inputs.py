@@ -33,7 +33,7 @@ def build_fixed_model() -> nn.Module:
     return nn.Sequential(Standardise(x.mean(0), x.std(0)), *build_model())
 
 
-FIXED_BELOW = 0.3  # with standardised inputs this MLP fits the (variance ~2) target below 0.3
+FIXED_BELOW = 0.5  # with standardised inputs this MLP fits the (variance ~2) target below 0.5
 
 
 def check(log) -> str:
