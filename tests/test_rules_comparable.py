@@ -64,3 +64,18 @@ def test_hint_says_when_the_run_already_clips():
     [clipped] = exploding.check(record(norms, meta={"clip": 1.0}), THRESHOLDS)
     assert plain.hint.startswith("clip gradients")
     assert "already clips gradients (at 1.0)" in clipped.hint and "lower the learning rate" in clipped.hint
+
+
+def test_an_output_layer_scaled_up_50x_does_not_make_the_layers_below_explode():
+    # tuning half: a regression head initialised 50x too large has a tiny relative gradient (its weights are the
+    # anomaly), so the layer below read 1.1e3 x it; raw norms disagree
+    grads = constant(10, [64.0, 1.6])
+    params = [[1.0, 29.0]] * 10  # relative: 64 vs 0.055 -> 1.2e3 x; raw: 64 vs 1.6 -> 40 x
+    assert exploding.check(record(grads, param_norm=params), THRESHOLDS) == []
+    # both views agree on a real explosion
+    assert exploding.check(record(constant(10, [2e3, 1.0])), THRESHOLDS)
+
+
+def test_a_wide_layer_is_not_vanishing_when_its_relative_gradient_is_fine():
+    # raw 5e-4 x downstream (a narrow layer under a wide one), relative 1: only one view fires, so nothing
+    assert vanishing.check(record(constant(5, [0.05, 100.0]), param_norm=[[0.05, 100.0]] * 5), THRESHOLDS) == []

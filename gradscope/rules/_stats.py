@@ -153,6 +153,16 @@ def relative_grad_summaries(record: "RunRecord") -> dict[str, float]:
     return out
 
 
+def raw_grad_summaries(record: "RunRecord") -> dict[str, float]:
+    """Per comparable layer (forward order): the median of its finite gradient norms, not divided by anything.
+
+    The cross-layer rules require a ratio to hold under both this and `relative_grad_summaries`: each has a blind
+    spot the other covers. Raw norms grow with a layer's size; relative ones shrink for a layer whose weights are
+    themselves the anomaly (an output layer scaled up 50x makes every layer below it look 1e3x "larger")."""
+    summaries = layer_summaries(layer_grads(record))
+    return {name: summaries.get(name, math.nan) for name in comparable_layers(record)}
+
+
 def early_update_ratios(record: "RunRecord", steps: int) -> dict[str, tuple[float, int]]:
     """Per comparable layer: (largest ||update|| / ||weights|| over its first `steps` recorded steps, at which step).
 

@@ -6,7 +6,9 @@ Three scale-free pieces of evidence; one finding if any holds.
 norms grow with size; embeddings and normalisation layers are left out, see `_stats.comparable_layers`, so a tiny
 LayerNorm is never the reference). Layer i's ratio is its summary over the SMALLEST positive summary strictly
 downstream of it (j > i, nearer the output): a layer thousands of times larger than something that feeds it has had
-its gradient amplified on the way down. A net whose gradients only shrink toward the input cannot fire here.
+its gradient amplified on the way down. A net whose gradients only shrink toward the input cannot fire here. The
+ratio must exceed the threshold with raw gradient norms too (`_stats.raw_grad_summaries`): an output layer scaled
+up 50x has a tiny relative gradient and would make every layer below it look exploding.
 
 (b) Time. The global gradient norm (the one clip_grad_norm_ sees), over steps where every gradient was finite: its
 peak over the run divided by its value at the first such step, which is measured before any update (a run that is
@@ -36,6 +38,7 @@ from gradscope.rules._stats import (
     fmt,
     natural_scale,
     plural,
+    raw_grad_summaries,
     relative_grad_summaries,
     threshold,
     total_grad_norms,
@@ -88,23 +91,31 @@ def check(record: "RunRecord", thresholds: Mapping[str, float]) -> list[Finding]
 
 def _depth(record: "RunRecord", limit: float) -> dict | None:
     summary = {k: v for k, v in relative_grad_summaries(record).items() if math.isfinite(v)}
-    names = list(summary)
-    exploding: dict[str, tuple[float, str]] = {}
-    for i, name in enumerate(names):
-        downstream = [n for n in names[i + 1:] if summary[n] > 0]
-        if downstream:
-            ref = min(downstream, key=lambda n: summary[n])
-            if summary[name] / summary[ref] > limit:
-                exploding[name] = (summary[name] / summary[ref], ref)
+    raw = {k: v for k, v in raw_grad_summaries(record).items() if k in summary}
+    in_raw_too = _exploding(raw, limit)
+    exploding = {k: v for k, v in _exploding(summary, limit).items() if k in in_raw_too}
     if not exploding:
         return None
     first = next(iter(exploding))
     ratio, ref = exploding[first]
     worst = max(r for r, _ in exploding.values())
     text = (f"{plural(len(exploding), 'layer has', 'layers have')} exploding gradients: {first}'s relative gradient "
-            f"(||grad|| / ||weights||) is {fmt(summary[first])}, {fmt(ratio)} x that of {ref} ({fmt(summary[ref])}) downstream; worst ratio "
-            f"{fmt(worst)} (threshold {fmt(limit)})")
+            f"(||grad|| / ||weights||) is {fmt(summary[first])}, {fmt(ratio)} x that of {ref} ({fmt(summary[ref])}) "
+            f"downstream; worst ratio {fmt(worst)} (threshold {fmt(limit)})")
     return {"layer": first, "ratio": float(ratio), "worst": float(worst), "count": len(exploding), "text": text}
+
+
+def _exploding(summary: dict[str, float], limit: float) -> dict[str, tuple[float, str]]:
+    """Layer -> (ratio, reference layer) for every layer of `summary` (forward order) above `limit`."""
+    names = list(summary)
+    out = {}
+    for i, name in enumerate(names):
+        downstream = [n for n in names[i + 1:] if summary[n] > 0]
+        if downstream:
+            ref = min(downstream, key=lambda n: summary[n])
+            if summary[name] / summary[ref] > limit:
+                out[name] = (summary[name] / summary[ref], ref)
+    return out
 
 
 def _time(record: "RunRecord", limit: float) -> dict | None:
