@@ -233,19 +233,22 @@ def compare_one(program: Program) -> tuple[str | None, bool, float, int]:
 
 def run_compare(programs: list[Program]) -> None:
     targets = [p for p in programs if not p.healthy and p.kind == "inspect" and p.compare]
-    rows, hits, chance_total = [], 0, 0.0
+    rows, results = [], []
     for program in targets:
         best, ok, chance, listed = compare_one(program)
-        hits += ok
-        chance_total += chance
-        rows.append((program.id, label_of(program), best or "(none)", "fixes" if ok else "does not fix",
-                     f"{chance:.2f} of {listed}"))
+        results.append((program.half, ok, chance))
+        rows.append((program.id, program.half, label_of(program), best or "(none)",
+                     "fixes" if ok else "does not fix", f"{chance:.2f} of {listed}"))
+        progress(f"{program.id}: compare recommends {best} ({rows[-1][4]})")
     print()
-    print_table(rows, ("program", "label", "recommended", "own check", "random remedy fixes"))
-    n = len(targets)
-    print(f"\ncompare, recommended remedy fixes the bug: {_share(hits, n)}")
-    print(f"compare, a random remedy from the same list fixes it (expected): "
-          f"{chance_total:.1f}/{n} = {chance_total / n:.0%}" if n else "n/a")
+    print_table(rows, ("program", "half", "label", "recommended", "own check", "random remedy fixes"))
+    for half in ("tuning", "held-out"):
+        subset = [(ok, chance) for h, ok, chance in results if h == half]
+        if subset:
+            n, chance = len(subset), sum(c for _, c in subset)
+            print(f"\n{half} half, compare ({n} bugs):")
+            print(f"  recommended remedy fixes the bug: {_share(sum(ok for ok, _ in subset), n)}")
+            print(f"  a random remedy from the same list fixes it (expected): {chance:.1f}/{n} = {chance / n:.0%}")
 
 
 # --- main ---------------------------------------------------------------------------------------------------------
