@@ -47,6 +47,8 @@ def test_healthy_models_raise_no_gradient_alarm(outcomes, name):
 
 def test_exploding_deep_linear_explodes(outcomes):
     assert "exploding" in errors(outcomes("exploding_deep_linear"))
+    # off its scale before any update (step-0 loss far above ln 3): the init is the root cause, ahead of divergence
+    assert outcomes("exploding_deep_linear").records[0].findings[0].rule == "exploding"
 
 
 def test_nan_loss_names_the_first_bad_step_found_by_an_independent_loop(outcomes):
