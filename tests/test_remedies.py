@@ -299,6 +299,14 @@ def test_default_remedies_follow_the_root_cause_not_its_symptoms():
     assert [r.id for r in default_remedies(warning_only, set(), "sgd")] == ["lr:x0.1", "clip:1.0"]
 
 
+def test_frozen_layers_get_a_higher_learning_rate_and_overshooting_ones_a_lower():
+    # benchmark: an SGD run 1000x too slow fell into the generic list, whose lr:x10 is not enough
+    frozen = [Finding(rule="update_ratio", severity="warning", message="m", evidence={"0": 1e-8, "2": 2e-3})]
+    assert [r.id for r in default_remedies(frozen, set(), "sgd")] == ["lr:x10", "lr:x100", "lr:x1000", "opt:adam"]
+    fast = [Finding(rule="update_ratio", severity="warning", message="m", evidence={"0": 0.9})]
+    assert [r.id for r in default_remedies(fast, set(), "adam")] == ["lr:x0.1", "lr:x0.01", "clip:1.0"]
+
+
 # Property tests for remedy parsing: any text either parses to a remedy whose id parses back to itself, or is a
 # GradscopeError that lists the valid remedies; never another exception.
 _PIECES = st.sampled_from(["act", "clip", "lr", "init", "opt", "norm", "relu", "x", ":", "+", "-", ".", "1", "0",

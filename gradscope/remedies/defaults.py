@@ -12,6 +12,8 @@ info; see rules/causes.py). Remedies per root cause, in order (at most four; the
 - dead_units: init:he (it also zeroes the biases, which is what revives units killed by a large negative bias),
   act:leaky_relu, lr:x0.1;
 - spike: lr:x0.1, clip:1.0;
+- update_ratio with layers below the healthy ~1e-3 (frozen: a learning rate far too low, or clipping far too tight):
+  lr:x10, lr:x100, lr:x1000, and opt:adam (or opt:sgd); with layers above it: lr:x0.1, lr:x0.01, clip:1.0;
 - loss_not_decreasing: lr:x10, opt:adam (or opt:sgd), lr:x100;
 - otherwise (healthy, or a root cause no remedy targets, such as `unused`): lr:x0.1, lr:x10, opt:adam (or opt:sgd).
 """
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
 MAX_DEFAULTS = 4
 SQUASHING = ("sigmoid", "tanh")
 SHOWN = ("error", "warning")
+HEALTHY_UPDATE_RATIO = 1e-3
 
 
 def root_cause(findings: Iterable["Finding"]) -> str | None:
@@ -43,6 +46,7 @@ def root_cause(findings: Iterable["Finding"]) -> str | None:
 
 def default_remedies(findings: Iterable["Finding"], activations: set[str], optimizer: str) -> list[Remedy]:
     """The remedies to try for these baseline findings; `activations` are the kinds the model uses ("sigmoid" ...)."""
+    findings = list(findings)
     root = root_cause(findings)
     other_optimizer = "opt:sgd" if optimizer in ("adam", "adamw") else "opt:adam"
     if root in ("divergence", "nonfinite"):
@@ -55,6 +59,9 @@ def default_remedies(findings: Iterable["Finding"], activations: set[str], optim
         ids = ["init:he", "norm:layer", other_optimizer]
     elif root == "dead_units":
         ids = ["init:he", "act:leaky_relu", "lr:x0.1"]
+    elif root == "update_ratio":
+        ids = (["lr:x10", "lr:x100", "lr:x1000", other_optimizer] if _frozen(findings)
+               else ["lr:x0.1", "lr:x0.01", "clip:1.0"])
     elif root == "spike":
         ids = ["lr:x0.1", "clip:1.0"]
     elif root == "loss_not_decreasing":
@@ -62,3 +69,9 @@ def default_remedies(findings: Iterable["Finding"], activations: set[str], optim
     else:
         ids = ["lr:x0.1", "lr:x10", other_optimizer]
     return [parse_remedy(i) for i in ids[:MAX_DEFAULTS]]
+
+
+def _frozen(findings: list["Finding"]) -> bool:
+    """True when update_ratio's first finding names a layer below the healthy ~1e-3 (its evidence: layer -> ratio)."""
+    ratios = next((f.evidence for f in findings if f.rule == "update_ratio"), {})
+    return any(isinstance(v, float) and v < HEALTHY_UPDATE_RATIO for v in ratios.values())
