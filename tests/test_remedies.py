@@ -302,7 +302,8 @@ def test_default_remedies_follow_the_root_cause_not_its_symptoms():
 def test_frozen_layers_get_a_higher_learning_rate_and_overshooting_ones_a_lower():
     # benchmark: an SGD run 1000x too slow fell into the generic list, whose lr:x10 is not enough
     frozen = [Finding(rule="update_ratio", severity="warning", message="m", evidence={"0": 1e-8, "2": 2e-3})]
-    assert [r.id for r in default_remedies(frozen, set(), "sgd")] == ["lr:x10", "lr:x100", "lr:x1000", "opt:adam"]
+    assert [r.id for r in default_remedies(frozen, set(), "sgd")] == ["lr:x10", "lr:x100", "lr:0.1", "opt:adam"]
+    assert [r.id for r in default_remedies(frozen, set(), "adam")][2] == "lr:0.001"
     fast = [Finding(rule="update_ratio", severity="warning", message="m", evidence={"0": 0.9})]
     assert [r.id for r in default_remedies(fast, set(), "adam")] == ["lr:x0.1", "lr:x0.01", "clip:1.0"]
 
@@ -328,3 +329,11 @@ def test_clip_and_lr_values_survive_the_round_trip(value):
     for text in (f"clip:{value!r}", f"lr:{value!r}", f"lr:x{value!r}"):
         remedy = parse_remedy(text)
         assert parse_remedy(remedy.id).id == remedy.id
+
+
+def test_outputs_off_scale_at_init_get_a_fresh_init():
+    # tuning half: a regression head 50x too large fell into the generic list (lr:x10 was "best" and fixed nothing)
+    start = [Finding(rule="initial_loss", severity="warning", message="m", evidence={"start": 128.0, "scale": 1.8})]
+    assert [r.id for r in default_remedies(start, {"relu"}, "sgd")] == ["init:xavier", "init:he", "lr:x0.1"]
+    end = [Finding(rule="initial_loss", severity="warning", message="m", evidence={"start": 3.5, "scale": 3.4, "end": 3.6})]
+    assert [r.id for r in default_remedies(end, {"relu"}, "sgd")] == ["lr:x0.1", "lr:x10", "opt:adam"]

@@ -13,7 +13,11 @@ info; see rules/causes.py). Remedies per root cause, in order (at most four; the
   act:leaky_relu, lr:x0.1;
 - spike: lr:x0.1, clip:1.0;
 - update_ratio with layers below the healthy ~1e-3 (frozen: a learning rate far too low, or clipping far too tight):
-  lr:x10, lr:x100, lr:x1000, and opt:adam (or opt:sgd); with layers above it: lr:x0.1, lr:x0.01, clip:1.0;
+  lr:x10, lr:x100, the optimizer's customary learning rate (lr:0.001 for Adam/AdamW, lr:0.1 for SGD: a rate 1e4x
+  too low is beyond any factor worth listing), and opt:adam (or opt:sgd); with layers above it: lr:x0.1, lr:x0.01,
+  clip:1.0;
+- initial_loss on the step-0 loss (outputs off their scale at init): init:xavier, init:he (both redraw every
+  Linear/Conv weight at a variance-preserving scale), lr:x0.1;
 - loss_not_decreasing: lr:x10, opt:adam (or opt:sgd), lr:x100;
 - otherwise (healthy, or a root cause no remedy targets, such as `unused`): lr:x0.1, lr:x10, opt:adam (or opt:sgd).
 """
@@ -60,8 +64,11 @@ def default_remedies(findings: Iterable["Finding"], activations: set[str], optim
     elif root == "dead_units":
         ids = ["init:he", "act:leaky_relu", "lr:x0.1"]
     elif root == "update_ratio":
-        ids = (["lr:x10", "lr:x100", "lr:x1000", other_optimizer] if _frozen(findings)
+        customary = "lr:0.001" if optimizer in ("adam", "adamw") else "lr:0.1"
+        ids = (["lr:x10", "lr:x100", customary, other_optimizer] if _frozen(findings)
                else ["lr:x0.1", "lr:x0.01", "clip:1.0"])
+    elif root == "initial_loss" and _at_step_0(findings):
+        ids = ["init:xavier", "init:he", "lr:x0.1"]
     elif root == "spike":
         ids = ["lr:x0.1", "clip:1.0"]
     elif root == "loss_not_decreasing":
@@ -75,3 +82,8 @@ def _frozen(findings: list["Finding"]) -> bool:
     """True when update_ratio's first finding names a layer below the healthy ~1e-3 (its evidence: layer -> ratio)."""
     ratios = next((f.evidence for f in findings if f.rule == "update_ratio"), {})
     return any(isinstance(v, float) and v < HEALTHY_UPDATE_RATIO for v in ratios.values())
+
+
+def _at_step_0(findings: list["Finding"]) -> bool:
+    """True when initial_loss's finding is about the step-0 loss (its evidence has no "end")."""
+    return any(f.rule == "initial_loss" and "end" not in f.evidence for f in findings)
