@@ -15,6 +15,9 @@ Per variant, each number is the median over its seeds, with the min..max spread.
   1. class: no error finding and no NaN/Inf in any seed, before error findings, before NaN/Inf;
   2. the median final loss, lower first;
   3. the baseline before a remedy on a tie (a remedy must earn its change).
+
+"Healthy" means no error finding AND a loss that fell by at least MIN_DROP (1%, loss_not_decreasing's default): a
+run whose loss barely moved (-0.1%) has learned nothing, whatever its gradients look like, and says so.
 """
 
 from __future__ import annotations
@@ -34,6 +37,8 @@ OK, NOT_APPLICABLE, INTERRUPTED = "ok", "not_applicable", "interrupted"
 STATUS = {CLEAN: OK, ERRORS: OK, DIVERGED: "diverged", FAILED: "failed"}
 # A change in a gradient norm by at least this factor is worth a clause in the recommendation.
 NOTABLE_FACTOR = 10.0
+# A run whose loss fell by less than this fraction is not called healthy (loss_not_decreasing.min_drop's default).
+MIN_DROP = 0.01
 
 
 @dataclass(frozen=True)
@@ -252,7 +257,7 @@ def _verdict(row: Row, base: Row | None) -> str:
         return f"diverged at step {row.nonfinite_step}" if row.nonfinite_step is not None else "diverged"
     errors = error_rules(row)
     if base is None or base is row:
-        return ", ".join(errors) or "healthy"
+        return ", ".join(errors) or _healthy(row)
     before = error_rules(base)
     cleared = [r for r in before if r not in errors]
     if base.status == "diverged" and "nonfinite" not in cleared:
@@ -260,7 +265,20 @@ def _verdict(row: Row, base: Row | None) -> str:
     words = [f"fixes {', '.join(cleared)}"] if cleared else []
     words += [f"still {', '.join(r for r in errors if r in before)}"] if set(errors) & set(before) else []
     words += [f"new {', '.join(r for r in errors if r not in before)}"] if set(errors) - set(before) else []
-    return "; ".join(words) or "healthy"
+    return "; ".join(words) or _healthy(row)
+
+
+def _healthy(row: Row) -> str:
+    """'healthy', unless the loss barely moved: then that, with the number."""
+    if barely_moved(row):
+        return f"no errors, but the loss barely moved ({row.loss_change.median:+.1%})"
+    return "healthy"
+
+
+def barely_moved(row: Row) -> bool:
+    """True when the row's median loss change is known and fell by less than MIN_DROP (or rose)."""
+    change = row.loss_change.median
+    return change is not None and math.isfinite(change) and change > -MIN_DROP
 
 
 def recommendation(best: Row | None, base: Row | None, ranked: list[Row], seeds: int) -> str:
@@ -282,7 +300,7 @@ def recommendation(best: Row | None, base: Row | None, ranked: list[Row], seeds:
         sentence = (f"{best.variant} reaches the lowest final loss, {_num(best.final_loss.median)} against the "
                     f"baseline's {_num(base.final_loss.median)}: {loss}")
     if best.rank_class == CLEAN and base.rank_class == CLEAN:
-        sentence = f"The baseline is healthy; {sentence}"
+        sentence = f"The baseline {'has no error findings' if barely_moved(base) else 'is healthy'}; {sentence}"
     if error_rules(best):
         sentence += f", though it still shows {', '.join(error_rules(best))}"
     return sentence + _noise(best, base, seeds) + "."
@@ -291,6 +309,8 @@ def recommendation(best: Row | None, base: Row | None, ranked: list[Row], seeds:
 def _keep_baseline(base: Row, ranked: list[Row]) -> str:
     runner = next((r for r in ranked if r is not base), None)
     state = "it is healthy" if base.rank_class == CLEAN else f"no remedy clears its {', '.join(error_rules(base))}"
+    if base.rank_class == CLEAN and barely_moved(base):
+        state = f"it has no error findings, though its loss barely moved ({base.loss_change.median:+.1%})"
     if runner is None:
         return f"Keep the baseline: {state}, and no remedy completed a run to compare with."
     return (f"Keep the baseline: {state}, and it reaches the lowest final loss ({_num(base.final_loss.median)}; "

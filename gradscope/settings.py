@@ -27,15 +27,28 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "vanishing.ratio": 1e-3,
     # A layer whose gradient is this many times larger than the smallest gradient downstream of it.
     "exploding.ratio": 1e3,
-    # The total gradient norm growing by this factor from the start of the run to its peak.
+    # The total gradient norm growing by this factor from its first step to its peak.
     "exploding.growth": 1e3,
+    # An update this many times larger than the layer's weights in the first steps.
+    "exploding.update": 3.0,
+    # A step-0 loss this many times its natural scale (ln C for C classes; E[y^2] for MSE).
+    "exploding.loss": 1e3,
     # Share of units after a ReLU-family activation that never fire on a batch.
-    "dead_units.fraction": 0.5,
+    "dead_units.fraction": 0.75,
     # Share of sigmoid/tanh outputs within 1% of their bounds.
     "saturation.fraction": 0.5,
-    # Update norm / parameter norm outside [low, high] (the usual band is around 1e-3).
+    # Update norm / parameter norm outside [low, high] (the usual band is around 1e-3 under SGD; Adam on a small-std
+    # init, nanoGPT's, moves a layer by ~0.2 of its norm per step early on).
     "update_ratio.low": 1e-6,
-    "update_ratio.high": 1e-1,
+    "update_ratio.high": 0.5,
+    # The loss rising this many times above its step-0 value (or its running minimum) and staying there.
+    "divergence.rise": 3.0,
+    # In the first 5 steps, a loss this many times its step-0 value while an update exceeds exploding.update.
+    "divergence.early_rise": 1.5,
+    # A loss or total gradient norm this many standard deviations above the mean of its last 20 steps.
+    "spike.sigmas": 6.0,
+    # A step-0 loss this many times its natural scale (ln C for C classes; E[y^2] for MSE).
+    "initial_loss.factor": 3.0,
     # The loss must fall by at least this fraction from the first to the last tenth of the run.
     "loss_not_decreasing.min_drop": 0.01,
 }

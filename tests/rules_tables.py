@@ -19,12 +19,13 @@ def falling(n: int, start: float = 1.0) -> list[float]:
 
 
 def record(grads, *, losses=None, has_grad=None, param_norm=1.0, update_norm=1e-3, activations=(),
-           nonfinite=(), names=None) -> RunRecord:
+           nonfinite=(), names=None, types=None, meta=None) -> RunRecord:
     """One parameter per layer, "<layer>.weight", so a layer's gradient norm is exactly its parameter's.
 
     grads: rows = steps, columns = layers (forward order). has_grad: same shape of bools (default all True).
     param_norm / update_norm: a number for every cell, or a steps x layers list. activations: (step, layer, kind,
     fraction) tuples. nonfinite: (step, where, layer, value) tuples. losses default to `falling`.
+    types: the layers' module class names (default all "Linear"). meta: the record's meta dict.
     """
     grads = [list(row) for row in grads]
     n = len(grads)
@@ -36,21 +37,23 @@ def record(grads, *, losses=None, has_grad=None, param_norm=1.0, update_norm=1e-
             rows.append(dict(step=s, layer=names[j], param=f"{names[j]}.weight", grad_norm=float(g),
                              param_norm=_cell(param_norm, s, j), update_norm=_cell(update_norm, s, j),
                              has_grad=bool(has_grad[s][j]) if has_grad is not None else True))
-    return from_rows(rows, names, falling(n) if losses is None else losses, activations, nonfinite)
+    return from_rows(rows, names, falling(n) if losses is None else losses, activations, nonfinite, types=types,
+                     meta=meta)
 
 
-def from_rows(rows, layers, losses, activations=(), nonfinite=()) -> RunRecord:
+def from_rows(rows, layers, losses, activations=(), nonfinite=(), types=None, meta=None) -> RunRecord:
     """A RunRecord from explicit param rows (dicts with PARAM_COLUMNS) and layer names in forward order."""
     params = pd.DataFrame(rows, columns=list(PARAM_COLUMNS)).astype(
         {"step": "int64", "grad_norm": "float64", "param_norm": "float64", "update_norm": "float64",
          "has_grad": "bool"})
     return RunRecord(
         variant="baseline",
-        layers=[LayerInfo(name, "Linear") for name in layers],
+        layers=[LayerInfo(name, kind) for name, kind in zip(layers, types or ["Linear"] * len(layers))],
         params=params,
         losses=[float(v) for v in losses],
         activations=pd.DataFrame(list(activations), columns=list(ACTIVATION_COLUMNS)),
         nonfinite=pd.DataFrame(list(nonfinite), columns=list(NONFINITE_COLUMNS)),
+        meta=dict(meta or {}),
     )
 
 

@@ -87,7 +87,7 @@ def test_github_format_prints_annotations_for_failed_checks_and_findings(sigmoid
     path = str(SAMPLES / "deep_sigmoid.py")
     assert f"::error file={path},title=gradscope check%3A updates::8 of 24 parameters never changed%0A" in lines[0]
     assert lines[1] == f"::error file={path},title=gradscope check%3A findings::1 finding(s) at --fail-on error"
-    assert lines[2].startswith(f"::error file={path},title=gradscope vanishing (layer 0)::8 layers")
+    assert lines[2].startswith(f"::error file={path},title=gradscope vanishing (layer 0)::8 layers have vanishing")
     assert any(line.startswith("::warning ") for line in lines[3:])
 
 

@@ -196,3 +196,15 @@ def test_the_best_has_the_lowest_class_and_within_it_the_lowest_loss(runs):
     peers = [r.final_loss for r in runs if r.rank_class == best.rank_class and math.isfinite(r.final_loss)]
     if peers:
         assert best.final_loss.median == min(peers)
+
+
+def test_a_baseline_whose_loss_barely_moved_is_not_called_healthy():
+    # regression: compare's row called a baseline whose loss moved -0.1% "healthy"
+    flat = summary(final=0.999, change=-0.001)
+    result = compare([Variant("baseline", runs=(flat,)), Variant("lr:x10", runs=(summary("lr:x10", final=1.2, change=0.2),))])
+    base, other = result.row("baseline"), result.row("lr:x10")
+    assert base.verdict == "no errors, but the loss barely moved (-0.1%)"
+    assert other.verdict == "no errors, but the loss barely moved (+20.0%)"
+    assert "it is healthy" not in result.recommendation and "barely moved (-0.1%)" in result.recommendation
+    moved = compare([Variant("baseline", runs=(summary(final=0.98, change=-0.02),))])
+    assert moved.row("baseline").verdict == "healthy"

@@ -278,15 +278,34 @@ def finding(rule: str, layer: str | None = None) -> Finding:
 @pytest.mark.parametrize("rules, kinds, optimizer, expected", [
     (["vanishing"], {"sigmoid"}, "sgd", ["act:relu", "init:he", "act:relu+init:he", "norm:layer"]),
     (["vanishing"], {"relu"}, "sgd", ["init:he", "norm:layer", "opt:adam"]),
-    (["nonfinite"], set(), "sgd", ["clip:1.0", "lr:x0.1"]),
-    (["nonfinite", "exploding"], set(), "sgd", ["clip:1.0", "lr:x0.1", "init:xavier"]),
-    (["dead_units"], {"relu"}, "sgd", ["act:leaky_relu", "lr:x0.1", "init:he"]),
-    (["loss_not_decreasing"], {"relu"}, "adam", ["lr:x10", "opt:sgd"]),
+    (["nonfinite"], set(), "sgd", ["lr:x0.1", "lr:x0.01", "lr:x0.001", "clip:1.0"]),
+    (["divergence", "exploding", "vanishing"], {"sigmoid"}, "sgd", ["lr:x0.1", "lr:x0.01", "lr:x0.001", "clip:1.0"]),
+    (["exploding", "nonfinite"], set(), "sgd", ["clip:1.0", "lr:x0.1", "init:xavier", "lr:x0.01"]),
+    (["dead_units", "unused"], {"relu"}, "sgd", ["init:he", "act:leaky_relu", "lr:x0.1"]),
+    (["loss_not_decreasing"], {"relu"}, "adam", ["lr:x10", "opt:sgd", "lr:x100"]),
     ([], {"relu"}, "sgd", ["lr:x0.1", "lr:x10", "opt:adam"]),
 ])
 def test_default_remedies_follow_the_baselines_findings(rules, kinds, optimizer, expected):
     chosen = default_remedies([finding(r) for r in rules], kinds, optimizer)
     assert [r.id for r in chosen] == expected
+
+
+def test_default_remedies_follow_the_root_cause_not_its_symptoms():
+    # regression: a diverged run whose symptoms included vanishing got activation swaps, which cannot fix it
+    symptom = Finding(rule="vanishing", severity="info", message="(a symptom of divergence) m")
+    root = Finding(rule="divergence", severity="error", message="m")
+    assert [r.id for r in default_remedies([symptom, root], {"sigmoid"}, "sgd")][0] == "lr:x0.1"
+    warning_only = [Finding(rule="spike", severity="warning", message="m")]
+    assert [r.id for r in default_remedies(warning_only, set(), "sgd")] == ["lr:x0.1", "clip:1.0"]
+
+
+def test_frozen_layers_get_a_higher_learning_rate_and_overshooting_ones_a_lower():
+    # benchmark: an SGD run 1000x too slow fell into the generic list, whose lr:x10 is not enough
+    frozen = [Finding(rule="update_ratio", severity="warning", message="m", evidence={"0": 1e-8, "2": 2e-3})]
+    assert [r.id for r in default_remedies(frozen, set(), "sgd")] == ["lr:x10", "lr:x100", "lr:0.1", "opt:adam"]
+    assert [r.id for r in default_remedies(frozen, set(), "adam")][2] == "lr:0.001"
+    fast = [Finding(rule="update_ratio", severity="warning", message="m", evidence={"0": 0.9})]
+    assert [r.id for r in default_remedies(fast, set(), "adam")] == ["lr:x0.1", "lr:x0.01", "clip:1.0"]
 
 
 # Property tests for remedy parsing: any text either parses to a remedy whose id parses back to itself, or is a
@@ -310,3 +329,11 @@ def test_clip_and_lr_values_survive_the_round_trip(value):
     for text in (f"clip:{value!r}", f"lr:{value!r}", f"lr:x{value!r}"):
         remedy = parse_remedy(text)
         assert parse_remedy(remedy.id).id == remedy.id
+
+
+def test_outputs_off_scale_at_init_get_a_fresh_init():
+    # tuning half: a regression head 50x too large fell into the generic list (lr:x10 was "best" and fixed nothing)
+    start = [Finding(rule="initial_loss", severity="warning", message="m", evidence={"start": 128.0, "scale": 1.8})]
+    assert [r.id for r in default_remedies(start, {"relu"}, "sgd")] == ["init:xavier", "init:he", "lr:x0.1"]
+    end = [Finding(rule="initial_loss", severity="warning", message="m", evidence={"start": 3.5, "scale": 3.4, "end": 3.6})]
+    assert [r.id for r in default_remedies(end, {"relu"}, "sgd")] == ["lr:x0.1", "lr:x10", "opt:adam"]

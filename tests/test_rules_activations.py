@@ -13,20 +13,25 @@ def acts(layer, kind, fractions, steps=None):
     return [(s, layer, kind, f) for s, f in zip(steps, fractions)]
 
 
+# The tests below the edge test share one fraction threshold, 0.5, so their numbers read the same for both rules.
+HALF = {"dead_units.fraction": 0.5, "saturation.fraction": 0.5}
+
+
 def run(rule, activations, **overrides):
-    return rule.check(record(constant(4, [1.0]), activations=activations), {**THRESHOLDS, **overrides})
+    return rule.check(record(constant(4, [1.0]), activations=activations), {**THRESHOLDS, **HALF, **overrides})
 
 
-@pytest.mark.parametrize("rule, kind, key", RULES)
-@pytest.mark.parametrize("fraction, fires", [(0.51, True), (0.5, False), (0.49, False)])
-def test_edge_of_the_default_fraction(rule, kind, key, fraction, fires):
-    findings = run(rule, acts("net.3", kind, [fraction] * 4))
+@pytest.mark.parametrize("rule, kind, key, default", [(*r, d) for r, d in zip(RULES, (0.75, 0.5))])
+@pytest.mark.parametrize("offset, fires", [(0.01, True), (0.0, False), (-0.01, False)])
+def test_edge_of_the_default_fraction(rule, kind, key, default, offset, fires):
+    fraction = default + offset
+    findings = rule.check(record(constant(4, [1.0]), activations=acts("net.3", kind, [fraction] * 4)), THRESHOLDS)
     assert bool(findings) is fires
     if fires:
         [f] = findings
         assert (f.rule, f.severity, f.layer, f.step) == (rule.ID, "warning", "net.3", None)
         assert f.evidence == {"fraction": pytest.approx(fraction), "samples": 2}
-        assert "51.0%" in f.message and "threshold 50.0%" in f.message
+        assert f"{fraction:.1%}" in f.message and f"threshold {default:.1%}" in f.message
 
 
 @pytest.mark.parametrize("rule, kind, key", RULES)
@@ -78,3 +83,14 @@ def test_one_finding_per_layer_and_kinds_do_not_mix():
 def test_no_activation_rows(rule, kind, key):
     assert run(rule, []) == []
     assert rule.check(record([], names=["fc0"]), THRESHOLDS) == []
+
+
+def test_output_sigmoid_of_an_autoencoder_is_not_saturation():
+    # regression: a healthy conv autoencoder's final sigmoid (targets 0/1) was warned about as saturated
+    from gradscope.rules import saturation
+
+    acts = [(s, "7", "saturated", 0.995) for s in range(10)]
+    names = ["0", "2", "4", "6"]
+    assert saturation.check(record(constant(10, [1.0] * 4), names=names, activations=acts), THRESHOLDS) == []
+    hidden = [(s, "5", "saturated", 0.995) for s in range(10)]  # between parameter layers 4 and 6: judged
+    assert saturation.check(record(constant(10, [1.0] * 4), names=names, activations=hidden), THRESHOLDS)

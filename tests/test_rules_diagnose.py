@@ -11,8 +11,8 @@ from gradscope.errors import GradscopeError
 from gradscope.findings import SEVERITY_ORDER
 from gradscope.rules import RULES, diagnose, validate_rule_ids
 
-IDS = ["nonfinite", "vanishing", "exploding", "unused", "dead_units", "saturation", "update_ratio",
-       "loss_not_decreasing"]
+IDS = ["divergence", "nonfinite", "exploding", "vanishing", "unused", "dead_units", "saturation", "update_ratio",
+       "spike", "initial_loss", "loss_not_decreasing"]
 
 
 def healthy(steps=40):
@@ -24,11 +24,12 @@ def healthy(steps=40):
 
 
 def sick():
-    """A vanishing net (fc0 1e-6 x fc3), fc2.weight never used, a flat loss, a NaN gradient at step 7."""
+    """A vanishing net (fc0 1e-6 x fc3), fc2.weight never used, a flat loss, a NaN gradient at step 12 (late: it
+    explains none of the rest)."""
     steps = 20
     grads = constant(steps, [1e-6, 1e-2, NAN, 1.0])
     has_grad = [[True, True, False, True] for _ in range(steps)]
-    grads[7][3] = NAN
+    grads[12][3] = NAN
     return record(grads, has_grad=has_grad, losses=[1.0] * steps)
 
 
@@ -45,10 +46,10 @@ def test_healthy_run_has_no_findings_at_all():
     assert diagnose(healthy(), THRESHOLDS) == []
 
 
-def test_sick_run_findings_sorted_by_severity_then_rule_order():
+def test_sick_run_findings_sorted_by_severity_then_cause():
     findings = diagnose(sick(), THRESHOLDS)
     assert [(f.rule, f.step) for f in findings] == [
-        ("nonfinite", 7), ("vanishing", None), ("unused", None), ("loss_not_decreasing", None)]
+        ("nonfinite", 12), ("unused", None), ("vanishing", None), ("loss_not_decreasing", None)]
     assert [f.severity for f in findings] == ["error", "error", "error", "warning"]
 
 

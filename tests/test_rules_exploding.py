@@ -58,23 +58,23 @@ def grown(n, peak_step, peak, head=(1.0, 3.0)):
     return record(norms)
 
 
-@pytest.mark.parametrize("peak, fires", [(2001.0, True), (2000.0, False), (1999.0, False)])
-def test_growth_edge_against_the_median_of_the_first_tenth(peak, fires):
-    # n = 20 -> k = 2; the first two totals are 1 and 3, median 2; growth = peak / 2
+@pytest.mark.parametrize("peak, fires", [(1001.0, True), (1000.0, False), (999.0, False)])
+def test_growth_edge_against_step_0(peak, fires):
+    # the first two totals are 1 and 3: the baseline is step 0's 1, measured before any update
     findings = run(grown(20, 15, peak))
     assert bool(findings) is fires
     if fires:
         [f] = findings
         assert (f.step, f.layer) == (15, None)
-        assert f.evidence["growth"] == pytest.approx(peak / 2.0)
-        assert f.evidence["baseline"] == pytest.approx(2.0) and f.evidence["peak_step"] == 15
-        assert "first 2 steps" in f.message and "at step 15" in f.message and "depth_ratio" not in f.evidence
+        assert f.evidence["growth"] == pytest.approx(peak)
+        assert f.evidence["baseline"] == pytest.approx(1.0) and f.evidence["peak_step"] == 15
+        assert "from 1.0e+00 at step 0" in f.message and "at step 15" in f.message and "depth_ratio" not in f.evidence
 
 
-def test_growth_baseline_is_a_median_not_a_mean():
-    # n = 30 -> k = 3; first three totals 1, 100, 2: median 2 (mean 34.3). Peak 2100: 1050x vs 61x
-    [f] = run(grown(30, 20, 2100.0, head=(1.0, 100.0, 2.0)))
-    assert f.evidence["growth"] == pytest.approx(1050.0)
+def test_growth_baseline_already_blown_up_by_step_2_still_counts():
+    # regression: the old baseline (median of the first tenth: 1, 100, 2e3 -> 100) hid a 1500x rise from step 0
+    [f] = run(grown(30, 20, 1500.0, head=(1.0, 100.0, 2e3)))
+    assert f.evidence["growth"] == pytest.approx(2e3)
 
 
 def test_growth_threshold_override():

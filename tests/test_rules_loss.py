@@ -69,9 +69,21 @@ def test_zero_first_loss_fires_only_on_a_rise():
     assert "(" not in f.message.split(" over ")[0]
 
 
-def test_needs_four_losses():
-    assert run([1.0, 1.0, 1.0]) == []
-    assert run([1.0, 1.0, 1.0, 1.0])
+def test_short_run_is_too_few_steps_to_judge_as_info():
+    # regression: a 4-step run was warned about as "not decreasing"
+    [f] = run([1.0] * 9)
+    assert f.severity == "info" and "too few steps to judge" in f.message and f.evidence["steps"] == 9
+    assert run([1.0] * 10)[0].severity == "warning"
+    assert run([1.0, 0.5, 0.2, 0.1]) == []  # a short run that clearly fell: nothing to say
+    assert run([1.0]) == []
+
+
+def test_a_gan_gets_no_loss_trend():
+    # regression: a GAN generator's adversarial loss, which is not meant to fall, was "not decreasing"
+    flat = [1.0] * 40
+    for meta in ({"models": 2}, {"optimizers": 2}, {"optimizer": "Adam, SGD"}):
+        assert loss_not_decreasing.check(record([[1.0]] * 40, losses=flat, meta=meta), THRESHOLDS) == []
+    assert loss_not_decreasing.check(record([[1.0]] * 40, losses=flat, meta={"models": 1}), THRESHOLDS)
 
 
 def test_any_non_finite_loss_silences_the_rule():

@@ -20,7 +20,7 @@ def test_usual_band_gives_nothing():
     assert run(table([1e-3, 2e-3, 5e-4])) == []
 
 
-@pytest.mark.parametrize("update, fires", [(0.101, True), (0.1, False), (0.099, False)])
+@pytest.mark.parametrize("update, fires", [(0.501, True), (0.5, False), (0.499, False)])
 def test_high_edge(update, fires):
     findings = run(table([1e-3, update]))
     assert bool(findings) is fires
@@ -28,7 +28,7 @@ def test_high_edge(update, fires):
         [f] = findings
         assert (f.rule, f.severity, f.layer, f.step) == ("update_ratio", "warning", "fc1", None)
         assert f.evidence == {"fc1": pytest.approx(update)}
-        assert "too high (> 1.0e-01): fc1 (1.0e-01)" in f.message and "too low" not in f.message
+        assert "too high (> 5.0e-01): fc1 (5.0e-01)" in f.message and "too low" not in f.message
 
 
 @pytest.mark.parametrize("update, fires", [(0.99e-6, True), (1e-6, False), (1.01e-6, False)])
@@ -40,17 +40,23 @@ def test_low_edge(update, fires):
 
 
 def test_ratio_is_relative_to_the_parameter_norm():
-    # update 10.1 on a parameter of norm 100 is 0.101: too high; 10.1 on 1e4 is 1e-3: fine
-    [f] = run(table([10.1], params=[100.0]))
-    assert f.evidence == {"fc0": pytest.approx(10.1 / 100.0)}
-    assert run(table([10.1], params=[1e4])) == []
+    # update 50.1 on a parameter of norm 100 is 0.501: too high; 50.1 on 5e4 is 1e-3: fine
+    [f] = run(table([50.1], params=[100.0]))
+    assert f.evidence == {"fc0": pytest.approx(50.1 / 100.0)}
+    assert run(table([50.1], params=[5e4])) == []
 
 
 def test_too_high_and_too_low_in_one_finding_at_the_input_most_offender():
-    [f] = run(table([1e-3, 1e-8, 0.5, 1e-3]))
+    [f] = run(table([1e-3, 1e-8, 0.9, 1e-3]))
     assert f.layer == "fc1"
-    assert f.evidence == {"fc1": pytest.approx(1e-8), "fc2": pytest.approx(0.5)}
+    assert f.evidence == {"fc1": pytest.approx(1e-8), "fc2": pytest.approx(0.9)}
     assert "2 of 4 layers" in f.message and "too high" in f.message and "too low" in f.message
+
+
+def test_adamw_on_a_small_std_init_is_not_too_high():
+    # regression: nanoGPT's init (std 0.02 / sqrt(2 n_layer)) under AdamW at lr 1e-3 moves a projection by ~0.17 of
+    # its norm per step early on, which is healthy and was warned about against the old 0.1
+    assert run(table([0.17])) == []
 
 
 def test_threshold_overrides():
@@ -79,8 +85,8 @@ def test_layer_without_a_usable_step_is_left_out():
 
 def test_zero_and_one_step_records():
     assert run(record([], names=["fc0"])) == []
-    [f] = run(record([[1.0]], update_norm=0.2))
-    assert f.evidence == {"fc0": pytest.approx(0.2)}
+    [f] = run(record([[1.0]], update_norm=0.6))
+    assert f.evidence == {"fc0": pytest.approx(0.6)}
 
 
 def test_zero_parameter_norm_has_no_scale_and_is_left_out():

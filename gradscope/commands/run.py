@@ -91,6 +91,7 @@ def _meta(session: Session, recorder, seconds: float) -> dict[str, Any]:
         "device": str(recorder.params[0].tensor.device) if recorder.params else "cpu",
         "seed": _torch_seed(), "stats_every": recorder.stats_every, "seconds": seconds,
         "skipped_steps": recorder.skipped_steps, "world_size": session.world_size,
+        "optimizers": len(optimizers), "models": len(session.recorders),  # >1: a GAN-like game (rules/_stats)
     }
 
 

@@ -135,6 +135,24 @@ def num_classes(out: Tensor, target: Tensor) -> int:
     return out.shape[-1] if out.dim() == 3 and target.shape == out.shape[:2] else out.shape[1]
 
 
+def natural_scale(loss: object, output: object, probe_target: Tensor, targets: Tensor) -> dict:
+    """What a built-in loss should read at init, for the rules' initial-loss checks (rules/initial_loss.py):
+    cross_entropy's class count (chance is ln C), or mse's target variance and second moment (the loss of predicting
+    the mean, and of predicting 0) over `targets`. Empty for a loss_fn of the user's: its scale is unknown."""
+    if not isinstance(loss, BuiltinLoss):
+        return {}
+    out = select_output(output)
+    if not isinstance(out, Tensor):
+        return {}
+    if loss.name == "cross_entropy" and out.dim() >= 2:
+        return {"loss_kind": "cross_entropy", "classes": int(num_classes(out, probe_target))}
+    if loss.name == "mse" and isinstance(targets, Tensor) and targets.numel() > 1:
+        y = targets.detach().double()
+        return {"loss_kind": "mse", "target_variance": float(y.var(unbiased=False)),
+                "target_second_moment": float((y * y).mean())}
+    return {"loss_kind": loss.name}
+
+
 def _shape(value: object) -> str:
     if isinstance(value, Tensor):
         return f"of shape {tuple(value.shape)} ({str(value.dtype).removeprefix('torch.')})"

@@ -42,6 +42,7 @@ class Problem:
     _model: ModelSource = field(repr=False, compare=False)
     _data: Source = field(repr=False, compare=False)
     _loss: Callable[[object, Tensor], Tensor] = field(repr=False, compare=False)
+    loss_scale: dict = field(default_factory=dict)  # the loss's natural scale at init (losses.natural_scale)
 
     def make_model(self, seed: int) -> nn.Module:
         """A fresh model: torch.manual_seed(seed), then the builder (or a deep copy of the module instance)."""
@@ -85,7 +86,8 @@ def _load(spec: str, settings: Settings, path, name: str | None, shown: str) -> 
         loss(output, y)  # shapes, dtypes and the loss_fn's return value, checked before any training
     if isinstance(loss, losses.BuiltinLoss) and loss.name == "cross_entropy" and isinstance(data, TensorSource):
         _check_labels(data.y, losses.select_output(output), y)
-    return Problem(spec, describe_model(model), data.desc, loss_desc, model_source, data, loss)
+    scale = losses.natural_scale(loss, output, y, data.eval_batch(EVAL_SAMPLES)[1])
+    return Problem(spec, describe_model(model), data.desc, loss_desc, model_source, data, loss, loss_scale=scale)
 
 
 def _data_and_probe(module: ModuleType, shown: str, settings: Settings, model: nn.Module) -> tuple[Source, object]:

@@ -14,14 +14,18 @@ from gradscope.errors import GradscopeError
 from gradscope.findings import Finding, sort_findings
 from gradscope.rules import (
     dead_units,
+    divergence,
     exploding,
+    initial_loss,
     loss_not_decreasing,
     nonfinite,
     saturation,
+    spike,
     unused,
     update_ratio,
     vanishing,
 )
+from gradscope.rules.causes import order_by_cause
 from gradscope.settings import DEFAULT_THRESHOLDS
 
 if TYPE_CHECKING:
@@ -29,7 +33,8 @@ if TYPE_CHECKING:
 
 RULES = {
     rule.ID: rule
-    for rule in (nonfinite, vanishing, exploding, unused, dead_units, saturation, update_ratio, loss_not_decreasing)
+    for rule in (divergence, nonfinite, exploding, vanishing, unused, dead_units, saturation, update_ratio, spike,
+                 initial_loss, loss_not_decreasing)
 }
 
 
@@ -44,7 +49,7 @@ def validate_rule_ids(ids: Iterable[str]) -> list[str]:
 
 
 def diagnose(record: "RunRecord", thresholds: Mapping[str, float], ignore: Iterable[str] = ()) -> list[Finding]:
-    """Every finding of every rule not in `ignore`, most severe first (see sort_findings).
+    """Every finding of every rule not in `ignore`, root cause first, its symptoms demoted (see causes.py).
 
     Thresholds missing from `thresholds` take their defaults from settings.DEFAULT_THRESHOLDS.
     """
@@ -54,4 +59,4 @@ def diagnose(record: "RunRecord", thresholds: Mapping[str, float], ignore: Itera
     for rule_id, rule in RULES.items():
         if rule_id not in skip:
             findings.extend(rule.check(record, merged))
-    return sort_findings(findings)
+    return order_by_cause(sort_findings(findings), record.steps_recorded)

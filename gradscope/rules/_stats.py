@@ -10,7 +10,7 @@ summed gradients is, so the summaries below keep finite cells only; the `nonfini
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from gradscope.findings import Finding
 from gradscope.settings import DEFAULT_THRESHOLDS
@@ -124,3 +124,112 @@ def fraction_findings(record: "RunRecord", thresholds: Mapping[str, float], *, r
                              f"{plural(n, 'sampled step', 'sampled steps')}; threshold {pct(limit)})"),
                     evidence={"fraction": frac, "samples": n})
             for layer, (frac, n) in late_activation_fractions(record, kind).items() if frac > limit]
+
+
+# Layer kinds whose gradient norm is not comparable with a weight matrix's: an embedding's gradient lives on the few
+# rows a batch touches (its whole-matrix norm is tiny by construction), and a norm layer's few scale/shift weights
+# have a tiny norm whatever the health of the net. Matched as substrings of the module's class name.
+INCOMPARABLE_KINDS = ("Embedding", "Norm")
+
+
+def comparable_layers(record: "RunRecord") -> list[str]:
+    """The layers (forward order) the cross-layer rules may compare: not embeddings, not normalisation layers."""
+    return [layer.name for layer in record.layers if not any(k in layer.type for k in INCOMPARABLE_KINDS)]
+
+
+def relative_grad_summaries(record: "RunRecord") -> dict[str, float]:
+    """Per comparable layer (forward order): median ||grad|| over median ||weights||, the relative gradient.
+
+    Raw norms grow with a layer's size; dividing by the layer's own weight norm makes a wide layer and a narrow one
+    comparable (the norms' ratio is what SGD changes per unit learning rate). Parameter norms are only taken every
+    stats_every steps, hence the ratio of medians. A layer without a finite positive weight norm keeps its raw median.
+    """
+    grads = layer_summaries(layer_grads(record))
+    params = layer_summaries(record.layer_param_norms().astype(float))
+    out = {}
+    for name in comparable_layers(record):
+        g, w = grads.get(name, math.nan), params.get(name, math.nan)
+        out[name] = g / w if math.isfinite(w) and w > 0 else g
+    return out
+
+
+def raw_grad_summaries(record: "RunRecord") -> dict[str, float]:
+    """Per comparable layer (forward order): the median of its finite gradient norms, not divided by anything.
+
+    The cross-layer rules require a ratio to hold under both this and `relative_grad_summaries`: each has a blind
+    spot the other covers. Raw norms grow with a layer's size; relative ones shrink for a layer whose weights are
+    themselves the anomaly (an output layer scaled up 50x makes every layer below it look 1e3x "larger")."""
+    summaries = layer_summaries(layer_grads(record))
+    return {name: summaries.get(name, math.nan) for name in comparable_layers(record)}
+
+
+def early_update_ratios(record: "RunRecord", steps: int) -> dict[str, tuple[float, int]]:
+    """Per comparable layer: (largest ||update|| / ||weights|| over its first `steps` recorded steps, at which step).
+
+    Only cells with a finite update and a finite, positive weight norm count, and only layers whose first recorded
+    weight norm is positive: a zero-initialised layer has no scale, and its second step is as large as its first
+    (whose size is now its whole weight norm), a ratio near 1 (2 with momentum) that means nothing.
+    """
+    import numpy as np
+
+    updates = record.layer_update_norms().astype(float).iloc[:steps]
+    params = record.layer_param_norms().astype(float).iloc[:steps]
+    out = {}
+    for name in comparable_layers(record):
+        if name not in updates.columns:
+            continue
+        u, w = updates[name].to_numpy(), params[name].to_numpy()
+        first = w[np.isfinite(w)][:1]
+        if not (first.size and first[0] > 0):
+            continue
+        ok = np.isfinite(u) & np.isfinite(w) & (w > 0)
+        if ok.any():
+            ratio = np.where(ok, u / np.where(ok, w, 1.0), -np.inf)
+            i = int(np.argmax(ratio))
+            out[name] = (float(ratio[i]), int(updates.index[i]))
+    return out
+
+
+def several_models(record: "RunRecord") -> bool:
+    """True when the run trained several models or stepped several optimizers (a GAN): their losses play against
+    each other, so no single loss is meant to fall. Read from meta "models" / "optimizers" (counts, which `run`
+    records), else from an optimizer field naming more than one kind ("Adam, SGD")."""
+    meta = record.meta if isinstance(record.meta, dict) else {}
+    counts = [meta.get(key) for key in ("models", "optimizers")]
+    if any(isinstance(c, int) and c > 1 for c in counts):
+        return True
+    return isinstance(meta.get("optimizer"), str) and "," in meta["optimizer"]
+
+
+def is_output_activation(record: "RunRecord", name: str | None) -> bool:
+    """True for an activation module that ends the model: "net.7" when net.6 is the model's last parameter layer and
+    no parameter layer of net comes after index 7. Only indexed children (Sequential) can be placed this way."""
+    if not name or not record.layers:
+        return False
+    parent, _, index = name.rpartition(".")
+    if not index.isdigit():
+        return False
+    siblings = {}
+    for layer in record.layers:
+        p, _, i = layer.name.rpartition(".")
+        if p == parent and i.isdigit():
+            siblings[int(i)] = layer.name
+    if not siblings:
+        return False
+    last = max(siblings)
+    return int(index) > last and record.layers[-1].name == siblings[last]
+
+
+def natural_scale(meta: Mapping[str, Any]) -> tuple[str, float, float, str] | None:
+    """(what, start scale, end scale, how the end is named) from meta, or None when the loss has no known scale."""
+    classes = meta.get("classes")
+    if isinstance(classes, int) and classes >= 2:
+        chance = math.log(classes)
+        return f"ln {classes} = {chance:.3g}", chance, chance, "chance"
+    second, variance = meta.get("target_second_moment"), meta.get("target_variance")
+    if isinstance(second, float) and isinstance(variance, float) and second > 0 and variance > 0:
+        # An untrained net's outputs have a variance of up to ~1 whatever the targets' units (PyTorch's default init
+        # shrinks the signal, He init keeps it), so a step-0 MSE up to E[y^2] + 1 is normal: a sigmoid autoencoder
+        # on pixels that are mostly 0 starts at 0.25 against E[y^2] = 0.08.
+        return f"E[y^2] + 1 = {second + 1:.3g}", second + 1, variance, f"predicting the mean ({variance:.3g})"
+    return None

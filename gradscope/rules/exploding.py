@@ -1,20 +1,30 @@
-"""Rule `exploding`: gradients that grow toward the input (depth) or grow over the run (time).
+"""Rule `exploding`: gradients that grow toward the input (depth), grow over the run (time), or steps bigger than the weights.
 
-Two scale-free pieces of evidence; one finding if either holds.
+Three scale-free pieces of evidence; one finding if any holds.
 
-(a) Depth. Each layer is summarised by the median over steps of its finite gradient norms. Layer i's ratio is its
-summary over the SMALLEST positive summary strictly downstream of it (j > i, nearer the output). Backward runs from
-the output, so a layer thousands of times larger than something that feeds it has had its gradient amplified on the
-way down (large weights, too high a gain, no normalisation). The mirror image of `vanishing`: a net whose gradients
-only shrink toward the input has every ratio <= 1 and cannot fire here.
+(a) Depth. Each weight layer is summarised by its relative gradient, median ||grad|| over median ||weights|| (raw
+norms grow with size; embeddings and normalisation layers are left out, see `_stats.comparable_layers`, so a tiny
+LayerNorm is never the reference). Layer i's ratio is its summary over the SMALLEST positive summary strictly
+downstream of it (j > i, nearer the output): a layer thousands of times larger than something that feeds it has had
+its gradient amplified on the way down. A net whose gradients only shrink toward the input cannot fire here. The
+ratio must exceed the threshold with raw gradient norms too (`_stats.raw_grad_summaries`): an output layer scaled
+up 50x has a tiny relative gradient and would make every layer below it look exploding.
 
-(b) Time. The global gradient norm (the one clip_grad_norm_ sees), over steps where every gradient was finite:
-its peak over the run divided by the median of the first max(1, n // 10) such steps. A run that starts healthy and
-then blows up shows here even when every layer grows together (which (a) cannot see). Skipped when the
-baseline is 0 (a run that starts with no gradient at all has no scale to grow from).
+(b) Time. The global gradient norm (the one clip_grad_norm_ sees), over steps where every gradient was finite: its
+peak over the run divided by its value at the first such step, which is measured before any update (a run that is
+already blown up by its second step would hide in a baseline taken over the first tenth). Skipped when that
+baseline is 0.
 
-Multiplying every gradient by a constant changes neither ratio. The finding's layer is the input-most exploding layer
-from (a), or None; its step is the peak step from (b), or None.
+(c) Step size. In the first EARLY_STEPS steps, a layer whose update is exploding.update x larger than its own
+weights: the optimizer throws the weights away each step. In a linear chain every layer's gradient is equal, so (a)
+is blind there, and a run that overflows at step 1 leaves (b) nothing to compare; this is where it shows.
+
+(d) Loss scale. A step-0 loss above exploding.loss x its natural scale (ln C for C classes, E[y^2] for MSE; read
+from meta, see `initial_loss`): outputs thousands of times off their scale before any update are an exploding
+forward pass, even where every gradient ratio is flat.
+
+Multiplying every gradient by a constant changes no ratio. The finding's layer is the input-most exploding layer
+from (a), else the layer of (c); its step is the peak step from (b), else the step of (c).
 """
 
 from __future__ import annotations
@@ -23,7 +33,16 @@ import math
 from typing import TYPE_CHECKING, Mapping
 
 from gradscope.findings import Finding
-from gradscope.rules._stats import fmt, layer_grads, layer_summaries, plural, threshold, total_grad_norms
+from gradscope.rules._stats import (
+    early_update_ratios,
+    fmt,
+    natural_scale,
+    plural,
+    raw_grad_summaries,
+    relative_grad_summaries,
+    threshold,
+    total_grad_norms,
+)
 from gradscope.settings import DEFAULT_THRESHOLDS
 
 if TYPE_CHECKING:
@@ -33,14 +52,21 @@ ID = "exploding"
 SEVERITY = "error"
 DESCRIPTION = (f"a layer's median gradient norm is above exploding.ratio ({DEFAULT_THRESHOLDS['exploding.ratio']:g}) "
                f"x the smallest downstream, or the total norm grows exploding.growth "
-               f"({DEFAULT_THRESHOLDS['exploding.growth']:g}) x over the run; updates overshoot and training diverges")
+               f"({DEFAULT_THRESHOLDS['exploding.growth']:g}) x from step 0, or an early update is "
+               f"exploding.update ({DEFAULT_THRESHOLDS['exploding.update']:g}) x the weights, or the step-0 loss "
+               f"exploding.loss ({DEFAULT_THRESHOLDS['exploding.loss']:g}) x its natural scale; training diverges")
 HINT = "clip gradients (clip_grad_norm_), lower the learning rate, or add normalisation (try `gradscope compare`)"
+CLIPPED_HINT = ("the run already clips gradients (at {clip}), which does not bound this: lower the learning rate or "
+                "the init scale, or add normalisation (try `gradscope compare`)")
+EARLY_STEPS = 5
 
 
 def check(record: "RunRecord", thresholds: Mapping[str, float]) -> list[Finding]:
     depth = _depth(record, threshold(thresholds, "exploding.ratio"))
     time = _time(record, threshold(thresholds, "exploding.growth"))
-    if not depth and not time:
+    step = _step_size(record, threshold(thresholds, "exploding.update"))
+    loss = _loss_scale(record, threshold(thresholds, "exploding.loss"))
+    if not depth and not time and not step and not loss:
         return []
     parts, evidence = [], {}
     if depth:
@@ -49,42 +75,79 @@ def check(record: "RunRecord", thresholds: Mapping[str, float]) -> list[Finding]
     if time:
         parts.append(time["text"])
         evidence.update(growth=time["growth"], peak=time["peak"], baseline=time["baseline"], peak_step=time["step"])
-    return [Finding(rule=ID, severity=SEVERITY, message="; and ".join(parts), hint=HINT, evidence=evidence,
-                    layer=depth["layer"] if depth else None, step=time["step"] if time else None)]
+    if step:
+        parts.append(step["text"])
+        evidence.update(update_ratio=step["ratio"], update_layer=step["layer"], update_step=step["step"])
+    if loss:
+        parts.append(loss["text"])
+        evidence.update(start_loss=loss["start"], loss_scale=loss["scale"])
+    clip = record.meta.get("clip") if isinstance(record.meta, dict) else None
+    hint = CLIPPED_HINT.format(clip=clip) if clip else HINT
+    layer = depth["layer"] if depth else (step["layer"] if step else None)
+    at = time["step"] if time else (step["step"] if step else (0 if loss else None))
+    return [Finding(rule=ID, severity=SEVERITY, message="; and ".join(parts), hint=hint, evidence=evidence,
+                    layer=layer, step=at)]
 
 
 def _depth(record: "RunRecord", limit: float) -> dict | None:
-    summary = {k: v for k, v in layer_summaries(layer_grads(record)).items() if math.isfinite(v)}
-    names = list(summary)
-    exploding: dict[str, tuple[float, str]] = {}
-    for i, name in enumerate(names):
-        downstream = [n for n in names[i + 1:] if summary[n] > 0]
-        if downstream:
-            ref = min(downstream, key=lambda n: summary[n])
-            if summary[name] / summary[ref] > limit:
-                exploding[name] = (summary[name] / summary[ref], ref)
+    summary = {k: v for k, v in relative_grad_summaries(record).items() if math.isfinite(v)}
+    raw = {k: v for k, v in raw_grad_summaries(record).items() if k in summary}
+    in_raw_too = _exploding(raw, limit)
+    exploding = {k: v for k, v in _exploding(summary, limit).items() if k in in_raw_too}
     if not exploding:
         return None
     first = next(iter(exploding))
     ratio, ref = exploding[first]
     worst = max(r for r, _ in exploding.values())
-    text = (f"{plural(len(exploding), 'layer has', 'layers have')} exploding gradients: {first}'s median gradient norm "
-            f"is {fmt(summary[first])}, {fmt(ratio)} x that of {ref} ({fmt(summary[ref])}) downstream; worst ratio "
-            f"{fmt(worst)} (threshold {fmt(limit)})")
+    text = (f"{plural(len(exploding), 'layer has', 'layers have')} exploding gradients: {first}'s relative gradient "
+            f"(||grad|| / ||weights||) is {fmt(summary[first])}, {fmt(ratio)} x that of {ref} ({fmt(summary[ref])}) "
+            f"downstream; worst ratio {fmt(worst)} (threshold {fmt(limit)})")
     return {"layer": first, "ratio": float(ratio), "worst": float(worst), "count": len(exploding), "text": text}
+
+
+def _exploding(summary: dict[str, float], limit: float) -> dict[str, tuple[float, str]]:
+    """Layer -> (ratio, reference layer) for every layer of `summary` (forward order) above `limit`."""
+    names = list(summary)
+    out = {}
+    for i, name in enumerate(names):
+        downstream = [n for n in names[i + 1:] if summary[n] > 0]
+        if downstream:
+            ref = min(downstream, key=lambda n: summary[n])
+            if summary[name] / summary[ref] > limit:
+                out[name] = (summary[name] / summary[ref], ref)
+    return out
 
 
 def _time(record: "RunRecord", limit: float) -> dict | None:
     totals = total_grad_norms(record)
     if not totals:
         return None
-    k = max(1, len(totals) // 10)
-    baseline = sorted(v for _, v in totals[:k])
-    baseline = (baseline[(k - 1) // 2] + baseline[k // 2]) / 2  # the median of the first k
+    first_step, baseline = totals[0]
     step, peak = max(totals, key=lambda t: t[1])  # the first step reaching the peak
     if baseline <= 0 or peak / baseline <= limit:
         return None
     growth = peak / baseline
-    text = (f"the total gradient norm grew {fmt(growth)} x, from a median of {fmt(baseline)} over the first "
-            f"{plural(k, 'step', 'steps')} to {fmt(peak)} at step {step} (threshold {fmt(limit)})")
+    text = (f"the total gradient norm grew {fmt(growth)} x, from {fmt(baseline)} at step {first_step} to {fmt(peak)} "
+            f"at step {step} (threshold {fmt(limit)})")
     return {"step": int(step), "growth": float(growth), "peak": float(peak), "baseline": float(baseline), "text": text}
+
+
+def _step_size(record: "RunRecord", limit: float) -> dict | None:
+    ratios = {k: v for k, v in early_update_ratios(record, EARLY_STEPS).items() if v[0] > limit}
+    if not ratios:
+        return None
+    layer = next(iter(ratios))  # input-most
+    ratio, step = ratios[layer]
+    text = (f"at step {step} the update of {layer} was {fmt(ratio)} x its weights' norm "
+            f"({plural(len(ratios), 'layer', 'layers')} above {fmt(limit)} in the first {EARLY_STEPS} steps)")
+    return {"layer": layer, "ratio": float(ratio), "step": int(step), "text": text}
+
+
+def _loss_scale(record: "RunRecord", limit: float) -> dict | None:
+    scale = natural_scale(record.meta if isinstance(record.meta, dict) else {})
+    first = next((float(v) for v in record.losses if v is not None), None)
+    if scale is None or first is None or not math.isfinite(first) or first <= limit * scale[1]:
+        return None
+    text = (f"the step-0 loss is {fmt(first)}, {fmt(first / scale[1])} x its natural scale {scale[0]} "
+            f"(threshold {fmt(limit)})")
+    return {"start": first, "scale": scale[1], "text": text}

@@ -4,6 +4,11 @@ A saturated sigmoid or tanh passes almost no gradient (sigmoid' <= 0.25 everywhe
 the classic road to `vanishing`. The recorder writes, per activation module and sampled step, the fraction of outputs
 within 1% of the bounds (``record.activations`` rows with kind "saturated"). Per layer, the rule takes the median over
 the last half of the sampled steps (what training settled into, robust to an odd batch). One finding per layer.
+
+The model's output activation is left out: a sigmoid that ends the net saturates because the targets are 0 and 1
+(an autoencoder's pixels, a confident classifier), which is the fit, not a gradient problem. It is recognised as an
+indexed child (e.g. "decoder.7") after the last indexed parameter layer of the same parent, that parameter layer
+being the model's last (see `_stats.is_output_activation`).
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Mapping
 
 from gradscope.findings import Finding
-from gradscope.rules._stats import fraction_findings
+from gradscope.rules._stats import fraction_findings, is_output_activation
 from gradscope.settings import DEFAULT_THRESHOLDS
 
 if TYPE_CHECKING:
@@ -27,4 +32,6 @@ HINT = "normalise the inputs, use Xavier init or a lower learning rate, add norm
 
 
 def check(record: "RunRecord", thresholds: Mapping[str, float]) -> list[Finding]:
-    return fraction_findings(record, thresholds, rule=ID, severity=SEVERITY, kind=KIND, what="outputs were saturated", hint=HINT)
+    findings = fraction_findings(record, thresholds, rule=ID, severity=SEVERITY, kind=KIND,
+                                 what="outputs were saturated", hint=HINT)
+    return [f for f in findings if not is_output_activation(record, f.layer)]

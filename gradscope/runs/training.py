@@ -81,6 +81,7 @@ def train(problem, settings: Settings, options: RunOptions = RunOptions(), *, mo
         "model": problem.model_desc, "data": problem.data_desc, "loss": problem.loss_desc, "device": str(device),
         "lr": options.lr if options.lr is not None else settings.lr, "optimizer": options.optimizer or settings.optimizer,
         "clip": options.clip, "seed": settings.seed, "stats_every": settings.stats_every, "seconds": time.perf_counter() - started,
+        **getattr(problem, "loss_scale", {}),  # classes / target variance, for the initial-loss rule
     })
     record.interrupted, record.error = outcome
     return record

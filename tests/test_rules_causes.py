@@ -1,0 +1,81 @@
+"""Causal ordering: one root cause first, its symptoms demoted to info under it (gradscope/rules/causes.py)."""
+
+from rules_tables import THRESHOLDS, constant, falling, record
+
+from gradscope.findings import Finding
+from gradscope.rules import diagnose
+from gradscope.rules.causes import order_by_cause
+
+
+def finding(rule, severity, layer=None, step=None, **evidence):
+    return Finding(rule=rule, severity=severity, message=f"{rule} fired", layer=layer, step=step, evidence=evidence)
+
+
+def test_relu_killed_by_a_bias_headlines_dead_units_not_unused():
+    # regression: a ReLU layer killed by a -10 bias was five `unused` errors with a "something detaches" hint; the
+    # real cause came sixth
+    zero = [finding("unused", "error", layer=name, steps=20, steps_with_grad=20, steps_with_zero_grad=20)
+            for name in ("0", "0", "2", "2", "4")]
+    flat = [finding("update_ratio", "warning", layer="0"), finding("loss_not_decreasing", "warning")]
+    out = order_by_cause(zero + flat + [finding("dead_units", "warning", layer="3")], steps=20)
+    assert (out[0].rule, out[0].severity, out[0].layer) == ("dead_units", "error", "3")
+    assert [f.severity for f in out[1:]] == ["info"] * 7
+    assert all(f.message.startswith("(a symptom of dead units at 3)") for f in out[1:])
+
+
+def test_a_detached_parameter_stays_unused_next_to_dead_units():
+    never = finding("unused", "error", layer="head", steps=20, steps_with_grad=0, steps_with_zero_grad=0)
+    out = order_by_cause([finding("dead_units", "warning", layer="3"), never], steps=20)
+    assert [(f.rule, f.severity) for f in out] == [("unused", "error"), ("dead_units", "warning")]
+
+
+def test_divergence_explains_saturation_vanishing_and_update_ratios():
+    # regression: a learning rate 1000x too high was headlined `vanishing` with an activation remedy
+    found = [finding(r, "error" if r == "vanishing" else "warning")
+             for r in ("vanishing", "saturation", "update_ratio", "loss_not_decreasing")]
+    out = order_by_cause(found + [finding("exploding", "error"), finding("divergence", "error", step=1)], steps=40)
+    assert [(f.rule, f.severity) for f in out[:2]] == [("divergence", "error"), ("exploding", "error")]
+    assert {f.severity for f in out[2:]} == {"info"}
+    assert all(f.evidence["explained_by"] == "divergence" for f in out[2:])
+
+
+def test_a_late_nan_explains_nothing_an_early_one_does():
+    late = order_by_cause([finding("vanishing", "error"), finding("nonfinite", "error", step=30)], steps=40)
+    assert [f.severity for f in late] == ["error", "error"]
+    early = order_by_cause([finding("vanishing", "error"), finding("nonfinite", "error", step=3)], steps=40)
+    assert [(f.rule, f.severity) for f in early] == [("nonfinite", "error"), ("vanishing", "info")]
+
+
+def test_diagnose_orders_a_diverged_run_root_first():
+    steps = 30
+    losses = [3.5, 197.0, 3567.0] + [2000.0] * (steps - 3)
+    activations = [(s, "act", "saturated", 0.9) for s in range(steps)]
+    rec = record(constant(steps, [1.0, 1.0]), losses=losses, activations=activations)
+    out = diagnose(rec, THRESHOLDS)
+    assert out[0].rule == "divergence"
+    assert [(f.rule, f.severity) for f in out if f.rule == "saturation"] == [("saturation", "info")]
+
+
+def test_a_healthy_run_is_untouched():
+    assert diagnose(record(constant(30, [1.0, 1.0]), losses=falling(30)), THRESHOLDS) == []
+
+
+def test_a_net_off_its_scale_at_init_headlines_exploding_before_divergence():
+    # the deep linear chain with gain 1.5 starts 66x above ln 3 and then diverges: the init is the root cause
+    found = [finding("divergence", "error", step=5), finding("exploding", "error", step=7, growth=7e13),
+             finding("initial_loss", "warning", start=72.9, scale=1.1), finding("update_ratio", "warning")]
+    out = order_by_cause(found, steps=100)
+    assert [f.rule for f in out[:2]] == ["exploding", "divergence"]
+    assert out[-1].evidence["explained_by"] == "exploding"
+    # the same without the step-0 evidence: a learning rate too high, divergence leads
+    out = order_by_cause(found[:2] + found[3:], steps=100)
+    assert [f.rule for f in out[:2]] == ["divergence", "exploding"]
+
+
+def test_ending_worse_than_chance_comes_after_the_frozen_layers_that_explain_it():
+    # tuning half: Adam at lr 1e-7 headlined "worse than chance" before the update ratios that say why
+    end = Finding(rule="initial_loss", severity="warning", message="m", evidence={"start": 3.5, "scale": 3.4, "end": 3.5})
+    start = Finding(rule="initial_loss", severity="warning", message="m", evidence={"start": 55.0, "scale": 3.4})
+    frozen = finding("update_ratio", "warning", layer="0")
+    assert [f is frozen for f in order_by_cause([end, frozen], steps=40)] == [True, False]
+    assert [f is start for f in order_by_cause([frozen, start], steps=40)] == [True, False]

@@ -1,0 +1,60 @@
+"""Rule `initial_loss` (step 0 and the end against ln C or the target variance) and exploding's loss-scale arm."""
+
+import math
+
+import pytest
+from rules_tables import THRESHOLDS, constant, falling, record
+
+from gradscope.rules import exploding, initial_loss
+
+C32 = {"classes": 32}  # ln 32 = 3.466
+MSE = {"target_second_moment": 4.0, "target_variance": 1.0}
+
+
+def run(losses, meta, rule=initial_loss, **overrides):
+    return rule.check(record(constant(len(losses), [1.0]), losses=losses, meta=meta), {**THRESHOLDS, **overrides})
+
+
+def test_logits_far_too_large_at_init_are_reported_with_ln_c():
+    # regression: a 32-class classifier starting at 55 (ln 32 = 3.47) passed every check
+    [f] = run([55.0] + falling(39, start=20.0), C32)
+    assert f.severity == "warning" and "55" in f.message and "ln 32 = 3.47" in f.message
+    assert f.evidence["scale"] == pytest.approx(math.log(32))
+
+
+@pytest.mark.parametrize("start, fires", [(3.01 * math.log(32), True), (2.99 * math.log(32), False)])
+def test_edge_of_the_start_factor(start, fires):
+    assert bool(run([start] + [0.5] * 19, C32)) is fires
+
+
+def test_ending_above_chance_is_reported_after_enough_steps():
+    [f] = run([3.5] * 5 + [3.6] * 15, C32)
+    assert "worse than chance" in f.message and f.evidence["end"] == pytest.approx(3.6)
+    assert run([3.5] * 5 + [3.4] * 15, C32) == []
+    assert run([3.5, 3.6, 3.6], C32) == []  # too few steps to say how it ends
+
+
+def test_regression_against_the_target_moments():
+    [f] = run([15.5] + [0.5] * 19, MSE)  # 15.5 > 3 x (E[y^2] + 1) = 15
+    assert "E[y^2] + 1 = 5" in f.message
+    assert run([14.5] + [0.5] * 19, MSE) == []
+    # regression: ending above the target variance was reported, but a healthy MSE run still converging sits there
+    assert run([4.0] + [1.2] * 19, MSE) == []
+
+
+def test_no_known_scale_no_finding():
+    assert run([55.0] * 20, {}) == [] and run([55.0] * 20, {"classes": 1}) == []
+    assert run([math.nan] * 3, C32) == []
+
+
+def test_a_loss_astronomically_above_its_scale_is_exploding_even_with_flat_ratios():
+    # the 10-layer linear chain with gain 2.5: loss 1.9e7 at step 0, every gradient ratio equal
+    [f] = run([1.9e7, math.nan], MSE, rule=exploding)
+    assert f.severity == "error" and f.step == 0 and "natural scale E[y^2] + 1 = 5" in f.message
+    assert run([4.9e3, 1.0], MSE, rule=exploding) == []  # below 1e3 x 5
+    assert run([5.1e3, 1.0], MSE, rule=exploding)
+
+
+def test_a_sigmoid_autoencoder_on_sparse_pixels_starts_at_its_natural_scale():
+    # regression: outputs ~0.5 against mostly-0 pixels (E[y^2] = 0.08) start at MSE 0.25, 3.1 x E[y^2]: not a bug
+    assert run([0.25] + falling(19, start=0.2), {"target_second_moment": 0.08, "target_variance": 0.07}) == []
