@@ -38,7 +38,7 @@ def one(model: str, steps: int) -> dict:
     import pandas  # noqa: F401
     import torch  # noqa: F401
 
-    from gradscope import pipeline  # noqa: F401
+    from gradscope.commands import inspect  # noqa: F401
     from gradscope.loading import load_problem
     from gradscope.report.build import build_report, to_json
     from gradscope.rules import diagnose
