@@ -4,8 +4,16 @@ Tests train tiny models, where torch's intra-op thread pool costs more than it s
 it thrashes (10-20x slower). One thread keeps the suite fast and its numbers independent of the machine's load.
 """
 
+import signal
+
 import pytest
 import torch
+
+# A test runner started in the background of a non-interactive shell (`pytest &`, some CI harnesses) inherits SIGINT
+# ignored: Python then never raises KeyboardInterrupt and every child process inherits the ignore, so the Ctrl-C,
+# SIGTERM and --timeout tests would see a terminal that never interrupts. They test what a person's terminal gives.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(autouse=True, scope="session")
