@@ -219,7 +219,9 @@ def compare_one(program: Program) -> tuple[str | None, bool, float, int]:
     fixes = {}
     for remedy_id in listed:
         torch.manual_seed(program.settings.get("seed", 0))
-        setup = parse_remedy(remedy_id).apply(Setup(settings, RunOptions(variant=remedy_id), module.build_model()))
+        inputs = torch.as_tensor(module.get_data()[0])  # norm:input's statistics, from the program's own data
+        setup = parse_remedy(remedy_id).apply(Setup(settings, RunOptions(variant=remedy_id), module.build_model(),
+                                                    inputs=lambda: inputs))
         if isinstance(setup, NotApplicable):
             fixes[remedy_id] = False
             continue
