@@ -351,7 +351,14 @@ def test_the_lr_factor_brings_the_median_frozen_ratio_to_1e_3_within_bounds(medi
     evidence = {"0": median / 10, "2": median, "4": median * 10, "6": 0.5}  # the layer above 1e-3 does not count
     found = [Finding(rule="update_ratio", severity="warning", message="m", evidence=evidence)]
     assert lr_factor(found) == pytest.approx(factor)
-    assert default_remedies(found, set(), "adam")[0].id == f"lr:x{factor:.0f}"
+    assert default_remedies(found, set(), "sgd")[0].id == f"lr:x{factor:.0f}"
+
+
+def test_under_adam_the_lr_factor_aims_at_a_ratio_of_1e_2():
+    # tuning half: Adam at 1e-7 had ratios ~1e-6; aiming at 1e-3 gave lr 1e-4, still frozen in 40 steps
+    found = [Finding(rule="update_ratio", severity="warning", message="m", evidence={"0": 1e-6})]
+    assert lr_factor(found, "adam") == pytest.approx(1e4) and lr_factor(found, "sgd") == pytest.approx(1e3)
+    assert [r.id for r in default_remedies(found, set(), "adamw")][:3] == ["lr:x10000", "lr:x30000", "lr:x100000"]
 
 
 def test_zero_gradients_get_init_remedies_and_a_detached_parameter_does_not():

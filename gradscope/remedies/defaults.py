@@ -16,7 +16,8 @@ info; see rules/causes.py). Remedies per root cause, in order (at most four; the
 - spike: lr:x0.1, clip:1.0;
 - update_ratio with layers below the healthy ~1e-3 (frozen: a learning rate far too low, or clipping far too tight):
   lr:xF with F from the evidence (the factor that brings the median update/weight ratio of the frozen layers up to
-  ~1e-3, since the ratio scales with the learning rate; at least 10, at most 1e5, one significant digit), then
+  ~1e-3 under SGD, ~1e-2 under Adam/AdamW, since the ratio scales with the learning rate; at least 10, at most 1e5,
+  one significant digit), then
   lr:x3F and lr:x10F (a bracket above it: ~1e-3 is a rule of thumb, and a short run needs the upper end), and
   opt:adam (or opt:sgd); with layers above it: lr:x0.1, lr:x0.01, clip:1.0;
 - initial_loss on the step-0 loss (outputs off their scale at init): init:default (undoes a head scaled up after
@@ -45,6 +46,9 @@ SQUASHING = ("sigmoid", "tanh")
 SHOWN = ("error", "warning")
 HEALTHY_UPDATE_RATIO = 1e-3
 LR_FACTOR_BOUNDS = (10.0, 1e5)
+# Adam moves each weight by ~lr whatever its gradient, so at its customary lr 1e-3, on weights of rms ~0.05-0.1, its
+# update/weight ratio sits near 1e-2; SGD's healthy ratio is the rule of thumb's ~1e-3.
+TARGET_UPDATE_RATIO = {"sgd": 1e-3, "adam": 1e-2, "adamw": 1e-2}
 
 
 def root_cause(findings: Iterable["Finding"]) -> str | None:
@@ -73,7 +77,7 @@ def default_remedies(findings: Iterable["Finding"], activations: set[str], optim
     elif root == "dead_units":
         ids = ["init:he", "act:leaky_relu", "lr:x0.1"]
     elif root == "update_ratio":
-        factor = lr_factor(findings)
+        factor = lr_factor(findings, optimizer)
         # written without an exponent: the "+" of 1e+06 would join two remedies
         ids = ([f"lr:x{factor * k:.0f}" for k in (1, 3, 10)] + [other_optimizer] if factor is not None
                else ["lr:x0.1", "lr:x0.01", "clip:1.0"])
@@ -90,16 +94,17 @@ def default_remedies(findings: Iterable["Finding"], activations: set[str], optim
     return [parse_remedy(i) for i in ids[:MAX_DEFAULTS]]
 
 
-def lr_factor(findings: list["Finding"]) -> float | None:
+def lr_factor(findings: list["Finding"], optimizer: str = "sgd") -> float | None:
     """The learning-rate factor that brings the median update/weight ratio of the layers update_ratio found below the
-    healthy ~1e-3 up to it (the ratio is proportional to the rate), bounded and rounded to one significant digit;
-    None when no layer is below (evidence: layer -> ratio)."""
+    healthy ~1e-3 up to the optimizer's target (the ratio is proportional to the rate), bounded and rounded to one
+    significant digit; None when no layer is below (evidence: layer -> ratio)."""
     ratios = next((f.evidence for f in findings if f.rule == "update_ratio"), {})
     low = sorted(v for v in ratios.values() if isinstance(v, float) and 0 <= v < HEALTHY_UPDATE_RATIO)
     if not low:
         return None
     median = low[len(low) // 2] if len(low) % 2 else (low[len(low) // 2 - 1] + low[len(low) // 2]) / 2
-    factor = HEALTHY_UPDATE_RATIO / median if median > 0 else LR_FACTOR_BOUNDS[1]
+    target = TARGET_UPDATE_RATIO.get(optimizer, HEALTHY_UPDATE_RATIO)
+    factor = target / median if median > 0 else LR_FACTOR_BOUNDS[1]
     factor = min(max(factor, LR_FACTOR_BOUNDS[0]), LR_FACTOR_BOUNDS[1])
     return float(f"{factor:.0e}")
 
