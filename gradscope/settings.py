@@ -49,6 +49,7 @@ DEFAULT_THRESHOLDS: dict[str, float] = {
     "spike.sigmas": 6.0,
     # A step-0 loss this many times its natural scale (ln C for C classes; E[y^2] for MSE).
     "initial_loss.factor": 3.0,
+    "initial_loss.end_factor": 10.0,
     # The loss must fall by at least this fraction from the first to the last tenth of the run.
     "loss_not_decreasing.min_drop": 0.01,
 }

@@ -12,7 +12,7 @@ from torch import nn
 
 from gradscope.errors import GradscopeError
 from gradscope.remedies import BASELINE, NotApplicable, Setup, catalogue, parse_remedies, parse_remedy
-from gradscope.remedies.defaults import default_remedies
+from gradscope.remedies.defaults import default_remedies, lr_factor
 from gradscope.findings import Finding
 from gradscope.settings import Settings
 from gradscope.runs.training import RunOptions
@@ -36,7 +36,8 @@ def sigmoid_mlp() -> nn.Sequential:
 
 @pytest.mark.parametrize("text, family", [("act:relu", "act"), ("act:leaky_relu", "act"), ("clip:1.0", "clip"),
                                           ("clip:5", "clip"), ("lr:x0.1", "lr"), ("lr:3e-4", "lr"), ("init:he", "init"),
-                                          ("init:xavier", "init"), ("opt:adam", "opt"), ("norm:layer", "norm")])
+                                          ("init:xavier", "init"), ("opt:adam", "opt"), ("norm:layer", "norm"),
+                                          ("init:default", "init"), ("norm:input", "norm")])
 def test_valid_ids_parse_to_their_family_and_keep_the_id(text, family):
     remedy = parse_remedy(text)
     assert remedy.id == text and remedy.family == family and remedy.description
@@ -280,7 +281,8 @@ def finding(rule: str, layer: str | None = None) -> Finding:
     (["vanishing"], {"relu"}, "sgd", ["init:he", "norm:layer", "opt:adam"]),
     (["nonfinite"], set(), "sgd", ["lr:x0.1", "lr:x0.01", "lr:x0.001", "clip:1.0"]),
     (["divergence", "exploding", "vanishing"], {"sigmoid"}, "sgd", ["lr:x0.1", "lr:x0.01", "lr:x0.001", "clip:1.0"]),
-    (["exploding", "nonfinite"], set(), "sgd", ["clip:1.0", "lr:x0.1", "init:xavier", "lr:x0.01"]),
+    (["exploding", "nonfinite"], set(), "sgd", ["norm:input", "init:xavier", "init:default", "clip:1.0"]),
+    (["exploding"], {"relu"}, "sgd", ["norm:input", "init:he", "init:default", "clip:1.0"]),
     (["dead_units", "unused"], {"relu"}, "sgd", ["init:he", "act:leaky_relu", "lr:x0.1"]),
     (["loss_not_decreasing"], {"relu"}, "adam", ["lr:x10", "opt:sgd", "lr:x100"]),
     ([], {"relu"}, "sgd", ["lr:x0.1", "lr:x10", "opt:adam"]),
@@ -302,8 +304,9 @@ def test_default_remedies_follow_the_root_cause_not_its_symptoms():
 def test_frozen_layers_get_a_higher_learning_rate_and_overshooting_ones_a_lower():
     # benchmark: an SGD run 1000x too slow fell into the generic list, whose lr:x10 is not enough
     frozen = [Finding(rule="update_ratio", severity="warning", message="m", evidence={"0": 1e-8, "2": 2e-3})]
-    assert [r.id for r in default_remedies(frozen, set(), "sgd")] == ["lr:x10", "lr:x100", "lr:0.1", "opt:adam"]
-    assert [r.id for r in default_remedies(frozen, set(), "adam")][2] == "lr:0.001"
+    assert [r.id for r in default_remedies(frozen, set(), "sgd")] == ["lr:x100000", "lr:x300000", "lr:x1000000",
+                                                                      "opt:adam"]
+    assert [r.id for r in default_remedies(frozen, set(), "adam")][3] == "opt:sgd"
     fast = [Finding(rule="update_ratio", severity="warning", message="m", evidence={"0": 0.9})]
     assert [r.id for r in default_remedies(fast, set(), "adam")] == ["lr:x0.1", "lr:x0.01", "clip:1.0"]
 
@@ -334,6 +337,96 @@ def test_clip_and_lr_values_survive_the_round_trip(value):
 def test_outputs_off_scale_at_init_get_a_fresh_init():
     # tuning half: a regression head 50x too large fell into the generic list (lr:x10 was "best" and fixed nothing)
     start = [Finding(rule="initial_loss", severity="warning", message="m", evidence={"start": 128.0, "scale": 1.8})]
-    assert [r.id for r in default_remedies(start, {"relu"}, "sgd")] == ["init:xavier", "init:he", "lr:x0.1"]
+    assert [r.id for r in default_remedies(start, {"relu"}, "sgd")] == ["init:default", "norm:input",
+                                                                        "init:default+lr:x10", "init:xavier"]
     end = [Finding(rule="initial_loss", severity="warning", message="m", evidence={"start": 3.5, "scale": 3.4, "end": 3.6})]
     assert [r.id for r in default_remedies(end, {"relu"}, "sgd")] == ["lr:x0.1", "lr:x10", "opt:adam"]
+
+
+# --- remedies for root causes (issue 11, second round) -----------------------------------------------------------
+
+@pytest.mark.parametrize("median, factor", [(1e-7, 1e4), (3.4e-8, 3e4), (2e-5, 50.0), (5e-4, 10.0), (1e-12, 1e5)])
+def test_the_lr_factor_brings_the_median_frozen_ratio_to_1e_3_within_bounds(median, factor):
+    # benchmark: Adam at 1e-7 (ratios ~1e-7) got lr:x10 and lr:x100, far too small; the factor now comes from them
+    evidence = {"0": median / 10, "2": median, "4": median * 10, "6": 0.5}  # the layer above 1e-3 does not count
+    found = [Finding(rule="update_ratio", severity="warning", message="m", evidence=evidence)]
+    assert lr_factor(found) == pytest.approx(factor)
+    assert default_remedies(found, set(), "sgd")[0].id == f"lr:x{factor:.0f}"
+
+
+def test_under_adam_the_lr_factor_aims_at_a_ratio_of_1e_2():
+    # tuning half: Adam at 1e-7 had ratios ~1e-6; aiming at 1e-3 gave lr 1e-4, still frozen in 40 steps
+    found = [Finding(rule="update_ratio", severity="warning", message="m", evidence={"0": 1e-6})]
+    assert lr_factor(found, "adam") == pytest.approx(1e4) and lr_factor(found, "sgd") == pytest.approx(1e3)
+    assert [r.id for r in default_remedies(found, set(), "adamw")][:3] == ["lr:x10000", "lr:x30000", "lr:x100000"]
+
+
+def test_zero_gradients_get_init_remedies_and_a_detached_parameter_does_not():
+    # benchmark: a tanh MLP with every weight 0 got "baseline": no remedy offered for `unused` could re-init it
+    zero = Finding(rule="unused", severity="error", message="m", layer="0", evidence={"steps": 40, "steps_with_grad": 40})
+    assert [r.id for r in default_remedies([zero], {"tanh"}, "sgd")] == ["init:default", "init:he", "init:xavier"]
+    detached = Finding(rule="unused", severity="error", message="m", evidence={"steps": 40, "steps_with_grad": 0})
+    assert [r.id for r in default_remedies([detached], {"tanh"}, "sgd")] == ["lr:x0.1", "lr:x10", "opt:adam"]
+
+
+def test_init_default_restores_pytorchs_init_from_zeros_and_from_a_scaled_head():
+    model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.LayerNorm(64), nn.Linear(64, 3))
+    with torch.no_grad():
+        for p in model.parameters():
+            p.zero_()
+    result = parse_remedy("init:default").apply(setup_for(model))
+    bound = 1 / math.sqrt(64)  # nn.Linear's default: U(-1/sqrt(fan_in), 1/sqrt(fan_in)) for weight and bias
+    assert 0.5 * bound < model[0].weight.abs().max() <= bound and 0.5 * bound < model[3].weight.abs().max() <= bound
+    assert model[0].bias.abs().max() > 0 and torch.equal(model[2].weight, torch.ones(64))
+    assert "3 layers" in result.notes[0]
+
+
+def test_init_default_is_seeded_by_the_run_and_not_applicable_without_parameters():
+    a, b = nn.Linear(8, 8), nn.Linear(8, 8)
+    parse_remedy("init:default").apply(setup_for(a, seed=3))
+    parse_remedy("init:default").apply(setup_for(b, seed=3))
+    assert torch.equal(a.weight, b.weight)
+    assert isinstance(parse_remedy("init:default").apply(setup_for(nn.ReLU())), NotApplicable)
+
+
+def inputs_setup(model: nn.Module, x: torch.Tensor) -> Setup:
+    return dataclasses.replace(setup_for(model), inputs=lambda: x)
+
+
+def test_norm_input_standardises_each_feature_with_the_training_statistics():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(256, 3, generator=g) * torch.tensor([600.0, 1.0, 2e4]) + torch.tensor([1800.0, 3.0, 5e4])
+    seen = []
+    model = nn.Linear(3, 1)
+    model.register_forward_hook(lambda m, args, out: seen.append(args[0]))
+    names = [n for n, _ in model.named_parameters()]
+    result = parse_remedy("norm:input").apply(inputs_setup(model, x))
+    model(x)
+    expected = (x - x.mean(0)) / x.std(0, unbiased=False)  # independent: plain tensor arithmetic
+    assert torch.allclose(seen[0], expected, atol=1e-4) and "inputs standardised" in result.notes[0]
+    assert [n for n, _ in model.named_parameters()] == names  # no new parameter, every name kept
+    copy_of = __import__("copy").deepcopy(model)  # compare trains deep copies
+    assert torch.allclose(copy_of(x), model(x))
+
+
+def test_norm_input_on_images_uses_one_mean_and_std():
+    x = torch.rand(16, 1, 4, 4) * 255.0
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 2))
+    parse_remedy("norm:input").apply(inputs_setup(model, x))
+    assert model.gradscope_input_mean.shape == () and model.gradscope_input_std.item() == pytest.approx(
+        x.std(unbiased=False).item(), rel=1e-4)
+
+
+@pytest.mark.parametrize("x, why", [(torch.randn(64, 4), "unit scale"), (torch.rand(64, 4), "unit scale"),
+                                    (torch.randint(0, 9, (64, 5)), "ids"), (None, "not one tensor")])
+def test_norm_input_is_not_applicable_to_standardised_or_integer_inputs(x, why):
+    result = parse_remedy("norm:input").apply(inputs_setup(nn.Linear(4, 1), x))
+    assert isinstance(result, NotApplicable) and why in result.reason
+
+
+def test_norm_input_applies_just_outside_unit_scale():
+    x = torch.randn(64, 4)
+    x = (x - x.mean(0)) / x.std(0, unbiased=False)
+    assert isinstance(parse_remedy("norm:input").apply(inputs_setup(nn.Linear(4, 1), x * 10.5)), Setup)
+    assert isinstance(parse_remedy("norm:input").apply(inputs_setup(nn.Linear(4, 1), x * 9.5)), NotApplicable)
+    assert isinstance(parse_remedy("norm:input").apply(inputs_setup(nn.Linear(4, 1), x + 1.1)), Setup)

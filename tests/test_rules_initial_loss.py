@@ -42,6 +42,28 @@ def test_regression_against_the_target_moments():
     assert run([4.0] + [1.2] * 19, MSE) == []
 
 
+SIGMOID_REGRESSION = {"target_second_moment": 2525.0, "target_variance": 25.0}  # targets 50 +- 5
+
+
+def test_a_regression_ending_far_above_predicting_the_mean_is_reported():
+    # regression (benchmark held-out): a sigmoid output for targets ~50 ended ~80x Var(y) and nothing fired
+    [f] = run([2500.0] + [2400.0] * 19, SIGMOID_REGRESSION)
+    assert f.evidence["end"] == pytest.approx(2400.0) and "96x what predicting the mean (25)" in f.message
+
+
+@pytest.mark.parametrize("end, fires", [(10.01, True), (9.99, False)])
+def test_edge_of_the_end_factor(end, fires):
+    # 10 x Var(y) = 10; the start (4.0) is under 3 x (E[y^2] + 1), so only the end is judged
+    assert bool(run([4.0] + [end] * 19, MSE)) is fires
+
+
+def test_the_end_is_not_judged_on_near_constant_targets_or_short_runs():
+    constant_targets = {"target_second_moment": 2500.0, "target_variance": 2.49}  # Var/E[y^2] just under 1e-3
+    assert run([2500.0] + [30.0] * 19, constant_targets) == []
+    assert run([2500.0] + [30.0] * 19, {**constant_targets, "target_variance": 2.51})
+    assert run([2500.0] + [2400.0] * 8, SIGMOID_REGRESSION) == []  # 9 steps: too few to say how it ends
+
+
 def test_no_known_scale_no_finding():
     assert run([55.0] * 20, {}) == [] and run([55.0] * 20, {"classes": 1}) == []
     assert run([math.nan] * 3, C32) == []

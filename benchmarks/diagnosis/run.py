@@ -1,6 +1,6 @@
 """The diagnosis benchmark: gradscope's verdicts on a corpus of healthy and planted-bug programs, scored.
 
-    python benchmarks/diagnosis/run.py [--half tuning|held-out|all] [--only ID,...]    diagnose and score
+    python benchmarks/diagnosis/run.py [--half tuning|held-out|fresh|all] [--only ID,...]    diagnose and score
     python benchmarks/diagnosis/run.py --verify [--half ...]     check every label with the programs' own loops
     python benchmarks/diagnosis/run.py --compare [--half ...]    also score compare's recommended remedy
 
@@ -50,6 +50,9 @@ class Program:
     @property
     def healthy(self) -> bool:
         return self.rule is None
+
+
+HALVES = ("tuning", "held-out", "fresh")  # fresh: written after round 2, never used for tuning
 
 
 def load_manifest(half: str, only: set[str]) -> list[Program]:
@@ -219,7 +222,9 @@ def compare_one(program: Program) -> tuple[str | None, bool, float, int]:
     fixes = {}
     for remedy_id in listed:
         torch.manual_seed(program.settings.get("seed", 0))
-        setup = parse_remedy(remedy_id).apply(Setup(settings, RunOptions(variant=remedy_id), module.build_model()))
+        inputs = torch.as_tensor(module.get_data()[0])  # norm:input's statistics, from the program's own data
+        setup = parse_remedy(remedy_id).apply(Setup(settings, RunOptions(variant=remedy_id), module.build_model(),
+                                                    inputs=lambda: inputs))
         if isinstance(setup, NotApplicable):
             fixes[remedy_id] = False
             continue
@@ -242,7 +247,7 @@ def run_compare(programs: list[Program]) -> None:
         progress(f"{program.id}: compare recommends {best} ({rows[-1][4]})")
     print()
     print_table(rows, ("program", "half", "label", "recommended", "own check", "random remedy fixes"))
-    for half in ("tuning", "held-out"):
+    for half in HALVES:
         subset = [(ok, chance) for h, ok, chance in results if h == half]
         if subset:
             n, chance = len(subset), sum(c for _, c in subset)
@@ -255,7 +260,7 @@ def run_compare(programs: list[Program]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--half", choices=("tuning", "held-out", "all"), default="all")
+    parser.add_argument("--half", choices=(*HALVES, "all"), default="all")
     parser.add_argument("--only", default="", help="comma-separated program ids")
     parser.add_argument("--verify", action="store_true", help="check every label with the programs' own loops")
     parser.add_argument("--compare", action="store_true", help="also score compare's recommended remedy")
@@ -295,7 +300,7 @@ def run_diagnose(programs: list[Program], with_compare: bool) -> int:
     rows = [(s.program.id, s.program.half, label_of(s.program), describe(s.headline), s.verdict,
              f"{s.seconds:.1f}") for s in scores]
     print_table(rows, ("program", "half", "label", "headline", "verdict", "s"))
-    for half in ("tuning", "held-out"):
+    for half in HALVES:
         subset = [s for s in scores if s.program.half == half]
         if subset:
             print(f"\n{half} half ({len(subset)} programs):")

@@ -25,6 +25,7 @@ from gradscope.errors import GradscopeError
 from gradscope.commands.outcome import Outcome
 from gradscope.records import RunRecord
 from gradscope.remedies import BASELINE, NotApplicable, Remedy, Setup
+from gradscope.remedies.normalisation import training_inputs
 from gradscope.settings import Settings
 from gradscope.runs.training import RunOptions, StepCallback, train
 
@@ -104,7 +105,8 @@ class _Runner:
                 self.stopped = True
                 break
             seeded = dataclasses.replace(self.settings, seed=seed)
-            setup = remedy.apply(Setup(seeded, RunOptions(variant=remedy.id), self.fresh_model(seed)))
+            setup = remedy.apply(Setup(seeded, RunOptions(variant=remedy.id), self.fresh_model(seed),
+                                       inputs=lambda: training_inputs(self.problem, seeded)))
             if isinstance(setup, NotApplicable):  # the model's structure is the same under every seed
                 result.not_applicable = setup.reason
                 break

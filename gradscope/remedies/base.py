@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:
     from torch import nn
@@ -15,12 +15,15 @@ if TYPE_CHECKING:
 
 @dataclass(frozen=True)
 class Setup:
-    """What one variant runs: the settings (read, never changed), the run options, the model, and what changed."""
+    """What one variant runs: the settings (read, never changed), the run options, the model, and what changed.
+    `inputs` returns training inputs (a tensor, samples along dim 0, or None) for the remedies that need the data's
+    statistics (norm:input); a function, so that the batches are drawn only when such a remedy runs."""
 
     settings: "Settings"
     options: "RunOptions"
     model: "nn.Module"
     notes: tuple[str, ...] = ()
+    inputs: Callable[[], Any] = lambda: None
 
     def with_options(self, note: str, **changes: Any) -> "Setup":
         return dataclasses.replace(self, options=dataclasses.replace(self.options, **changes),

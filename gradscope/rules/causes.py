@@ -20,7 +20,9 @@ errors sends the user the wrong way (the old headline was five `unused` errors).
 
 A symptom keeps its message, prefixed with what explains it, and drops to info (shown, never counted by the gate).
 Findings are then sorted by severity, then by CAUSE_RANK: the more fundamental cause first (`initial_loss` on the
-end of the run, an outcome rather than a cause, ranks with `loss_not_decreasing`).
+end of the run, an outcome rather than a cause, ranks with `loss_not_decreasing`; on the step-0 loss it ranks before
+`dead_units`: logits far off scale before any update come first in time, and their huge first gradients are what
+kills units in the first steps).
 """
 
 from __future__ import annotations
@@ -62,11 +64,13 @@ def order_by_cause(findings: list[Finding], steps: int) -> list[Finding]:
     return sorted(out, key=lambda f: (SEVERITY_ORDER.get(f.severity, 9), _rank(f, rank)))
 
 
-def _rank(finding: Finding, rank: dict[str, int]) -> int:
+def _rank(finding: Finding, rank: dict[str, int]) -> float:
     # initial_loss on the END of the run (a classifier worse than chance) is an outcome, not a cause: it comes after
     # the rules that say why (a frozen layer's update_ratio), next to loss_not_decreasing. On step 0 it is a cause.
     if finding.rule == "initial_loss" and "end" in finding.evidence:
         return rank["loss_not_decreasing"]
+    if finding.rule == "initial_loss":
+        return rank["dead_units"] - 0.5
     return rank.get(finding.rule, len(rank))
 
 

@@ -10,9 +10,13 @@ are far off the targets' scale.
 Fires (warning, one finding per run, the numbers in the message):
 - classification: step-0 loss above initial_loss.factor x ln C; or, with at least MIN_STEPS steps, the mean of the
   last k = max(1, n // 10) losses still above ln C (the model ends worse than guessing);
-- regression: step-0 loss above initial_loss.factor x (E[y^2] + 1). Not the end against the target variance: a
-  healthy MSE run still converging sits above it (a sigmoid autoencoder on sparse pixels halves its loss in 40
-  steps and ends at 0.1 against a variance of 0.07), so "worse than predicting the mean" would be a false alarm.
+- regression: step-0 loss above initial_loss.factor x (E[y^2] + 1); or, with at least MIN_STEPS steps, the mean
+  of the last k losses above initial_loss.end_factor x Var(y), the loss of predicting the mean target: the model
+  ends far worse than a constant (a sigmoid output that cannot reach targets around 50 ends ~80x above it). The
+  margin is wide on purpose: a healthy MSE run still converging sits just above Var(y) (a sigmoid autoencoder on
+  sparse pixels ends at 0.1 against 0.07, 1.4x), and "above Var(y)" alone was a false alarm (commit 1afa66c).
+  Only where Var(y) is meaningful: at least MEANINGFUL_VARIANCE x E[y^2] (near-constant targets make any small
+  offset look many times worse than their mean).
 The scale comes from record.meta ("classes", or "target_variance" and "target_second_moment"), which `inspect`
 records for its built-in losses; a user's loss_fn or a watched script has none, and the rule stays silent.
 """
@@ -32,11 +36,15 @@ if TYPE_CHECKING:
 ID = "initial_loss"
 SEVERITY = "warning"
 MIN_STEPS = 10
+MEANINGFUL_VARIANCE = 1e-3  # Var(y) / E[y^2] below this: the targets are a constant, their variance no yardstick
 DESCRIPTION = (f"the step-0 loss is above initial_loss.factor ({DEFAULT_THRESHOLDS['initial_loss.factor']:g}) x its "
-               "natural scale (ln C for C classes, E[y^2] + 1 for MSE), or a classifier ends worse than chance")
+               "natural scale (ln C for C classes, E[y^2] + 1 for MSE), or a classifier ends worse than chance, or a "
+               "regression above initial_loss.end_factor x Var(y)")
 HINT_START = "scale down the last layer's init (or the logits), and normalise the inputs and targets"
 HINT = HINT_START  # the start's; a run that ends worse than chance gets HINT_END
 HINT_END = "check the labels against the outputs and the loss, then the learning rate (try `gradscope sweep-lr`)"
+HINT_REGRESSION_END = ("check the output layer's range against the targets (a sigmoid/tanh output bounds it), "
+                       "standardise the targets, then the learning rate")
 
 
 def check(record: "RunRecord", thresholds: Mapping[str, float]) -> list[Finding]:
@@ -53,8 +61,20 @@ def check(record: "RunRecord", thresholds: Mapping[str, float]) -> list[Finding]
         return [Finding(rule=ID, severity=SEVERITY, message=message, hint=HINT_START, evidence=evidence)]
     k = max(1, len(losses) // 10)
     tail = losses[-k:]
-    if end_name == "chance" and len(losses) >= MIN_STEPS and all(map(math.isfinite, tail)) and sum(tail) / k > end_scale:
-        end = sum(tail) / k
+    if len(losses) < MIN_STEPS or not all(map(math.isfinite, tail)):
+        return []
+    end = sum(tail) / k
+    if end_name == "chance" and end > end_scale:
         message = f"after {len(losses)} steps the loss is {end:.3g} (mean of the last {k}), worse than chance: {what}"
         return [Finding(rule=ID, severity=SEVERITY, message=message, hint=HINT_END, evidence={**evidence, "end": end})]
+    end_factor = threshold(thresholds, "initial_loss.end_factor")
+    if end_name != "chance" and _meaningful(record.meta) and end > end_factor * end_scale:
+        message = (f"after {len(losses)} steps the loss is {end:.3g} (mean of the last {k}), {end / end_scale:.3g}x "
+                   f"what {end_name} would give (threshold {end_factor:g}x): the outputs cannot reach the targets")
+        return [Finding(rule=ID, severity=SEVERITY, message=message, hint=HINT_REGRESSION_END,
+                        evidence={**evidence, "end": end, "end_scale": end_scale})]
     return []
+
+
+def _meaningful(meta: dict) -> bool:
+    return meta["target_variance"] >= MEANINGFUL_VARIANCE * meta["target_second_moment"]
