@@ -26,8 +26,7 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
               "gradscope.commands.sweep.robust")),
     ("torch", ("gradscope.loading", "gradscope.recording", "gradscope.runs")),
     ("orchestration", ("gradscope.remedies", "gradscope.commands", "gradscope.scriptwatch",
-                       "gradscope.integrations",
-                       "gradscope.pipeline", "gradscope.compare", "gradscope.training")),  # the old paths' shims
+                       "gradscope.integrations")),
     ("user-facing", ("gradscope.cli", "gradscope.__main__", "gradscope")),
 ]
 TORCH_FREE = "pure"

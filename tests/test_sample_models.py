@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from gradscope import pipeline
+from gradscope.commands import inspect as inspect_command
 from gradscope.loading import load_problem
 from gradscope.settings import Settings
 
@@ -20,7 +20,7 @@ def outcomes():
 
     def get(name):
         if name not in cache:
-            cache[name] = pipeline.inspect(str(SAMPLES / f"{name}.py"), Settings())
+            cache[name] = inspect_command.inspect(str(SAMPLES / f"{name}.py"), Settings())
         return cache[name]
 
     return get
@@ -79,7 +79,7 @@ def test_unused_layer_names_both_parameters(outcomes):
 
 
 def test_same_settings_give_identical_numbers(outcomes):
-    again = pipeline.inspect(str(SAMPLES / "healthy_mlp.py"), Settings())
+    again = inspect_command.inspect(str(SAMPLES / "healthy_mlp.py"), Settings())
     first = outcomes("healthy_mlp").records[0]
     assert again.records[0].losses == first.losses
     assert again.records[0].params["grad_norm"].tolist() == first.params["grad_norm"].tolist()
@@ -118,6 +118,6 @@ def test_large_logits_report_the_step_0_loss_against_ln_c(outcomes):
 def test_tied_gpt_verdict_does_not_flip_with_batch_size_or_run_length(batch_size, steps):
     # regression: a tied-embedding GPT passed or failed `exploding` by chance as batch size and run length changed
     settings = Settings(batch_size=batch_size, steps=steps, optimizer="adamw", lr=3e-3)
-    record = pipeline.inspect(str(SAMPLES / "tiny_gpt_tied.py"), settings).records[0]
+    record = inspect_command.inspect(str(SAMPLES / "tiny_gpt_tied.py"), settings).records[0]
     assert record.losses[-1] < record.losses[0]  # it does learn (the loop's own losses)
     assert [f for f in record.findings if f.severity in ("error", "warning")] == []

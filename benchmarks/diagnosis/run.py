@@ -130,7 +130,7 @@ def findings_of(program: Program) -> list:
             outcome = watch_script(ScriptTarget(str(program.file), tuple(program.args)), settings_for(program),
                                    program.max_steps)
     else:
-        from gradscope.pipeline import inspect
+        from gradscope.commands.inspect import inspect
 
         outcome = inspect(str(program.file), settings_for(program))
     if outcome.error:
@@ -211,9 +211,9 @@ def compare_one(program: Program) -> tuple[str | None, bool, float, int]:
     """(recommended remedy, whether it fixes the bug, share of the listed remedies that fix it, remedies listed)."""
     import torch
 
-    from gradscope.compare import compare
+    from gradscope.commands.compare import compare
     from gradscope.remedies import NotApplicable, Setup, parse_remedy
-    from gradscope.training import RunOptions
+    from gradscope.runs.training import RunOptions
 
     settings = settings_for(program)
     outcome = compare(str(program.file), settings)

@@ -18,7 +18,7 @@ _INVALID = re.compile("[^\t\n\r\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
 
 
 def to_junit_xml(suite: str, checks: list[Check]) -> str:
-    """The checks as a JUnit XML document (a string; write it with gradscope.atomic.write_atomic)."""
+    """The checks as a JUnit XML document (a string; write it with gradscope.report.atomic.write_atomic)."""
     failures = sum(not c.passed for c in checks)
     skipped = sum(c.skipped for c in checks)
     counts = {"tests": str(len(checks)), "failures": str(failures), "errors": "0", "skipped": str(skipped)}
