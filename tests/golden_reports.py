@@ -6,9 +6,9 @@ decades, a NaN, a multi-model run whose layers share names.
 
 from __future__ import annotations
 
-from gradscope.comparison import RunSummary, Variant, compare
+from gradscope.table.comparison import RunSummary, Variant, compare
 from gradscope.gate.checks import Check, GateResult
-from gradscope.records import LayerInfo
+from gradscope.table.record import LayerInfo
 from gradscope.report.build import build_report
 from gradscope.rules import diagnose
 from rules_tables import NAN, THRESHOLDS, record

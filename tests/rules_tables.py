@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from gradscope.records import ACTIVATION_COLUMNS, NONFINITE_COLUMNS, PARAM_COLUMNS, LayerInfo, RunRecord
+from gradscope.table.record import ACTIVATION_COLUMNS, NONFINITE_COLUMNS, PARAM_COLUMNS, LayerInfo, RunRecord
 from gradscope.settings import DEFAULT_THRESHOLDS
 
 NAN, INF = math.nan, math.inf

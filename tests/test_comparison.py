@@ -6,8 +6,8 @@ import statistics
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
-from gradscope import comparison as cmp
-from gradscope.comparison import RunSummary, Spread, Variant, compare, summarize_run
+from gradscope.table import comparison as cmp
+from gradscope.table.comparison import RunSummary, Spread, Variant, compare, summarize_run
 
 NAN, INF = math.nan, math.inf
 

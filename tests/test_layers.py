@@ -18,8 +18,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "gradscope"
 
 # Lowest first. A module belongs to the first group whose name is it or a package above it.
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("pure", ("gradscope._version", "gradscope.errors", "gradscope.settings", "gradscope.records",
-              "gradscope.findings", "gradscope.summary", "gradscope.comparison", "gradscope.rules",
+    ("pure", ("gradscope._version", "gradscope.errors", "gradscope.settings", "gradscope.table",
+              "gradscope.rules",
               "gradscope.render", "gradscope.report", "gradscope.gate", "gradscope.commands.outcome",
               "gradscope.commands.sweep.options", "gradscope.commands.sweep.grid",
               "gradscope.commands.sweep.halving", "gradscope.commands.sweep.scoring",

@@ -13,7 +13,7 @@ from torch import nn
 from gradscope.errors import GradscopeError
 from gradscope.remedies import BASELINE, NotApplicable, Setup, catalogue, parse_remedies, parse_remedy
 from gradscope.remedies.defaults import default_remedies, lr_factor
-from gradscope.findings import Finding
+from gradscope.rules.finding import Finding
 from gradscope.settings import Settings
 from gradscope.runs.training import RunOptions
 

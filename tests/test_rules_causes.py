@@ -2,7 +2,7 @@
 
 from rules_tables import THRESHOLDS, constant, falling, record
 
-from gradscope.findings import Finding
+from gradscope.rules.finding import Finding
 from gradscope.rules import diagnose
 from gradscope.rules.causes import order_by_cause
 

@@ -8,7 +8,7 @@ import pytest
 from rules_tables import NAN, THRESHOLDS, constant, falling, record
 
 from gradscope.errors import GradscopeError
-from gradscope.findings import SEVERITY_ORDER
+from gradscope.rules.finding import SEVERITY_ORDER
 from gradscope.rules import RULES, diagnose, validate_rule_ids
 
 IDS = ["divergence", "nonfinite", "exploding", "vanishing", "unused", "dead_units", "saturation", "update_ratio",

@@ -21,7 +21,7 @@ def test_nan_gradient_reports_its_step_layer_and_parameter():
     grads[5][2] = NAN  # later occurrences do not add findings
     [f] = run(record(grads))
     assert (f.rule, f.severity, f.step, f.layer) == ("nonfinite", "error", 3, "fc1")
-    assert "step 3" in f.message and "fc1.weight (nan)" in f.message and "loss was finite" in f.message
+    assert "step 3" in f.message and "fc1.weight (NaN)" in f.message and "loss was finite" in f.message
     assert list(f.evidence) == ["fc1.weight"] and math.isnan(f.evidence["fc1.weight"])
 
 
@@ -32,7 +32,7 @@ def test_layer_is_the_bad_one_nearest_the_output():
     [f] = run(record(grads))
     assert (f.step, f.layer) == (2, "fc2")
     assert f.message.index("fc2.weight") < f.message.index("fc0.weight")
-    assert "2 parameters" in f.message and "inf" in f.message
+    assert "2 parameters" in f.message and "fc0.weight (Inf)" in f.message
 
 
 def test_only_the_loss_bad_gives_no_layer_and_names_the_loss():
@@ -40,7 +40,7 @@ def test_only_the_loss_bad_gives_no_layer_and_names_the_loss():
     losses[4] = INF
     [f] = run(record(constant(6, [1.0, 1.0]), losses=losses))
     assert (f.step, f.layer) == (4, None)
-    assert "loss was inf" in f.message and "every gradient was still finite" in f.message
+    assert "loss was Inf" in f.message and "every gradient was still finite" in f.message
     assert f.evidence == {"loss": INF}
 
 
@@ -51,7 +51,7 @@ def test_loss_and_gradients_bad_at_the_same_step_names_both():
     grads[2] = [NAN, NAN]
     [f] = run(record(grads, losses=losses))
     assert (f.step, f.layer) == (2, "fc1")
-    assert "loss was nan" in f.message and "fc1.weight (nan)" in f.message
+    assert "loss was NaN" in f.message and "fc1.weight (NaN)" in f.message
     assert set(f.evidence) == {"loss", "fc0.weight", "fc1.weight"}
 
 

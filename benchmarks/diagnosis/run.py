@@ -121,7 +121,7 @@ def settings_for(program: Program):
 
 def findings_of(program: Program) -> list:
     """Every finding gradscope reports for the program, most severe first (all runs of a script together)."""
-    from gradscope.findings import sort_findings
+    from gradscope.rules.finding import sort_findings
 
     if program.kind == "run":
         from gradscope.scriptwatch import ScriptTarget, watch_script

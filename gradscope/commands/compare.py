@@ -20,10 +20,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from gradscope import comparison as cmp
+from gradscope.table import comparison as cmp
 from gradscope.errors import GradscopeError
 from gradscope.commands.outcome import Outcome
-from gradscope.records import RunRecord
+from gradscope.table.record import RunRecord
 from gradscope.remedies import BASELINE, NotApplicable, Remedy, Setup
 from gradscope.remedies.normalisation import training_inputs
 from gradscope.settings import Settings
@@ -142,7 +142,7 @@ def _warm_up() -> None:
 def _failed_record(setup: Setup, exc: GradscopeError) -> RunRecord:
     import pandas as pd
 
-    from gradscope.records import ACTIVATION_COLUMNS, NONFINITE_COLUMNS, empty_params
+    from gradscope.table.record import ACTIVATION_COLUMNS, NONFINITE_COLUMNS, empty_params
 
     error = "\n".join(filter(None, [str(exc), exc.user_traceback]))
     meta = {"lr": setup.lr, "optimizer": setup.optimizer, "clip": setup.options.clip, "seed": setup.settings.seed,

@@ -11,7 +11,7 @@ import time
 from typing import Any
 
 from gradscope.commands.outcome import Outcome
-from gradscope.records import RunRecord
+from gradscope.table.record import RunRecord
 from gradscope.scriptwatch.runner import CRASHED, INTERRUPTED, Ending, ScriptTarget, check_target, run_as_main
 from gradscope.scriptwatch.session import Session, WatchOptions
 from gradscope.settings import Settings

@@ -18,7 +18,8 @@ from typing import Any
 from gradscope.errors import GradscopeError
 from gradscope.gate.checks import Check
 from gradscope.report.build import SCHEMA
-from gradscope.summary import summarize_layer
+from gradscope.table.numbers import sci
+from gradscope.table.summaries import summarize_layer
 
 DEFAULT_FACTOR = 10.0
 COMPARED_SETTINGS = ("steps", "lr", "optimizer", "momentum", "batch_size", "seed", "data", "loss")
@@ -63,11 +64,11 @@ def profile_changes(current: dict[str, float | None], baseline: dict[str, float 
             continue
         if now is None or before is None:
             state = "lost its gradient" if now is None else "gained a gradient"
-            lines.append(f"layer {name} {state} (median |g| {_sci(before)} → {_sci(now)})")
+            lines.append(f"layer {name} {state} (median |g| {_median(before)} → {_median(now)})")
             continue
         ratio = _ratio(now, before)
         if not (1 / factor <= ratio <= factor):
-            lines.append(f"layer {name}: median |g| {_sci(before)} → {_sci(now)} ({_times(ratio)}, "
+            lines.append(f"layer {name}: median |g| {_median(before)} → {_median(now)} ({_times(ratio)}, "
                          f"beyond {factor:g}x)")
     return lines
 
@@ -99,5 +100,6 @@ def _times(ratio: float) -> str:
     return "from 0" if math.isinf(ratio) else f"{ratio:.3g}x"
 
 
-def _sci(value: float | None) -> str:
-    return "none" if value is None else f"{value:.1e}"
+def _median(value: float | None) -> str:
+    """A layer's median gradient norm; 'none' when the layer has no gradient at all (not a number)."""
+    return "none" if value is None else sci(value)

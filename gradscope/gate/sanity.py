@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Iterable
 from gradscope.gate.checks import Check, Excuses, skipped_check
 
 if TYPE_CHECKING:
-    from gradscope.records import RunRecord
+    from gradscope.table.record import RunRecord
 
 NAMES_SHOWN = 10  # parameter names per detail line; the count says how many there are in all
 

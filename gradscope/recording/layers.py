@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 import torch
 from torch import nn
 
-from gradscope.records import LayerInfo
+from gradscope.table.record import LayerInfo
 
 ROOT_NAME = "(model)"  # the layer of a model that is itself one layer (an nn.Linear watched on its own)
 ROOT_PARAM_TYPE = "Parameter"  # the type shown for a parameter the model holds itself (GPT's pos_emb, a temperature)

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from gradscope.records import NONFINITE_COLUMNS, RunRecord
+from gradscope.table.record import NONFINITE_COLUMNS, RunRecord
 from gradscope.recording.layers import tied_names
 from gradscope.recording.recorder import Recorder
 

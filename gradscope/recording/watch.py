@@ -19,7 +19,7 @@ from torch import nn
 
 from gradscope.errors import GradscopeError
 from gradscope.settings import LONG_RUN_STATS_EVERY
-from gradscope.records import RunRecord
+from gradscope.table.record import RunRecord
 from gradscope.recording import backward_capture
 from gradscope.recording.recorder import Recorder
 

@@ -39,7 +39,7 @@ from gradscope.remedies import parse_remedy
 from gradscope.remedies.base import Remedy
 
 if TYPE_CHECKING:
-    from gradscope.findings import Finding
+    from gradscope.rules.finding import Finding
 
 MAX_DEFAULTS = 4
 SQUASHING = ("sigmoid", "tanh")

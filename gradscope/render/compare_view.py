@@ -17,8 +17,9 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from gradscope.render.format import SEVERITY_STYLE, num, percent, sci
+from gradscope.render.format import SEVERITY_STYLE
 from gradscope.render.panels import facts_panel
+from gradscope.table.numbers import decode_number, num, percent, sci
 
 BEST_DEFINITION = ("best: no error finding and no NaN/Inf under any seed first, then the lowest median final loss "
                    "(mean of the last tenth of the steps)")
@@ -111,7 +112,7 @@ def _variant(row: dict[str, Any]) -> Text:
 
 def _spread(spread: dict[str, Any], fmt, spread_text) -> Text:
     """The median; below it, when the seeds disagree, their spread."""
-    median, low, high = (_decode(spread.get(k)) for k in ("median", "low", "high"))
+    median, low, high = (decode_number(spread.get(k)) for k in ("median", "low", "high"))
     text = Text(fmt(median), style="bold red" if median is not None and not math.isfinite(median) else "")
     finite = low is not None and high is not None and math.isfinite(low) and math.isfinite(high)
     if finite and low != high:
@@ -138,11 +139,6 @@ def _short_num(value: float) -> str:
 def _short_pct(value: float) -> str:
     return f"{value * 100:+.0f}%"
 
-
-def _decode(value: Any) -> float | None:
-    if isinstance(value, str):  # a report read back from JSON spells NaN/Inf out
-        return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}.get(value)
-    return value
 
 
 def _findings(findings: dict[str, dict[str, Any]], runs: int) -> Text:

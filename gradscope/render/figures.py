@@ -13,7 +13,7 @@ import math
 from typing import Any, Sequence
 
 from gradscope.errors import GradscopeError
-from gradscope.report.build import decode_number
+from gradscope.table.numbers import decode_number, decode_series
 
 INSTALL = 'pip install "gradscope[plot]"'
 
@@ -41,22 +41,17 @@ def data_uri(fig) -> str:
     return "data:image/png;base64," + base64.b64encode(png_bytes(fig)).decode("ascii")
 
 
-def _values(series: Sequence[Any]) -> list[float]:
-    """Decoded numbers, with NaN where nothing was measured so that lines break instead of joining over gaps."""
-    return [math.nan if v is None else v for v in (decode_number(x) for x in series)]
-
-
 def loss_curves(curves: dict[str, Sequence[Any]], title: str = "training loss") -> str:
     fig, ax = pyplot().subplots(figsize=(5.4, 3.2))
     for name, losses in curves.items():
-        values = _values(losses)
+        values = decode_series(losses)
         ax.plot(range(len(values)), values, label=name, linewidth=1.2)
         bad = [i for i, v in enumerate(values) if not math.isfinite(v) and decode_number(losses[i]) is not None]
         if bad:
             ax.axvline(bad[0], color="red", linestyle=":", linewidth=1)
             ax.annotate("non-finite", (bad[0], 1), xycoords=("data", "axes fraction"), color="red", fontsize=8,
                         va="top")
-    _log_if_wide(ax, [v for losses in curves.values() for v in _values(losses)])
+    _log_if_wide(ax, [v for losses in curves.values() for v in decode_series(losses)])
     ax.set_xlabel("step")
     ax.set_ylabel("loss")
     ax.set_title(title)
@@ -75,7 +70,7 @@ def _log_if_wide(ax, values: list[float]) -> None:
 
 def grad_heatmap(layers: list[dict[str, Any]]) -> str:
     """Rows: layers in forward order; columns: steps; colour: log10 of the layer's gradient norm."""
-    rows = [[math.log10(v) if math.isfinite(v) and v > 0 else math.nan for v in _values(layer["grad_norm"])]
+    rows = [[math.log10(v) if math.isfinite(v) and v > 0 else math.nan for v in decode_series(layer["grad_norm"])]
             for layer in layers]
     width = max((len(r) for r in rows), default=0)
     grid = [r + [math.nan] * (width - len(r)) for r in rows]
@@ -108,13 +103,13 @@ def layer_lines(layers: list[dict[str, Any]], series, title: str, ylabel: str) -
 
 
 def grad_lines(layers: list[dict[str, Any]]) -> str:
-    return layer_lines(layers, lambda layer: _values(layer["grad_norm"]), "gradient norm per layer", "|g|")
+    return layer_lines(layers, lambda layer: decode_series(layer["grad_norm"]), "gradient norm per layer", "|g|")
 
 
 def update_ratio_lines(layers: list[dict[str, Any]]) -> str:
     def ratios(layer):
         return [u / p if p and math.isfinite(p) else math.nan
-                for u, p in zip(_values(layer["update_norm"]), _values(layer["param_norm"]))]
+                for u, p in zip(decode_series(layer["update_norm"]), decode_series(layer["param_norm"]))]
     return layer_lines(layers, ratios, "update / weight ratio per layer", "|Δw| / |w|")
 
 
@@ -125,7 +120,7 @@ def sweep_curve(report: dict[str, Any], option: str = "--html"):
     if sweep["mode"] == "range" and sweep.get("range_test"):
         r = sweep["range_test"]
         points = {"raw loss": (r["lrs"], r["losses"], "."), "smoothed": (r["lrs"], r["smoothed"], "-")}
-        finite = [v for v in _values(r["smoothed"]) if math.isfinite(v)]
+        finite = [v for v in decode_series(r["smoothed"]) if math.isfinite(v)]
         # the same cap as the text plot: past the onset the loss explodes and would flatten the valley
         cap = max(finite[0], min(finite) * r.get("stop_factor", 4.0)) if finite else None
         return _lr_figure(points, r["candidates"], f"range test: {report['source']}", option, cap)
@@ -142,12 +137,12 @@ def _lr_figure(points: dict[str, tuple[Sequence[float], Sequence[Any], str]], ma
     fig, ax = pyplot(option).subplots(figsize=(7, 3.5))
     above: list[float] = []
     for label, (lrs, losses, style) in points.items():
-        values = _values(losses)
+        values = decode_series(losses)
         above += [lr for lr, v in zip(lrs, values) if y_cap is not None and not v <= y_cap]
         values = [v if y_cap is None or v <= y_cap else math.nan for v in values]  # the line breaks, the ▲ shows it
         ax.plot(lrs, values, style, label=label, linewidth=1.2, markersize=4, alpha=0.5 if style == "." else 1)
     if y_cap is not None:
-        low = min((v for _, losses, _ in points.values() for v in _values(losses) if math.isfinite(v)), default=0)
+        low = min((v for _, losses, _ in points.values() for v in decode_series(losses) if math.isfinite(v)), default=0)
         ax.set_ylim(min(low, y_cap) - 0.05 * abs(y_cap - low), y_cap)
     if above:
         ax.plot(above, [y_cap] * len(above), "^", color="red", clip_on=False, label="above the axis or non-finite")

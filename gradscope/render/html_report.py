@@ -13,9 +13,8 @@ import json
 from typing import Any, Iterable
 
 from gradscope.render import figures
-from gradscope.render.format import num, percent, sci
-from gradscope.report.build import decode_number
-from gradscope.summary import summarize_layer
+from gradscope.table.numbers import decode_number, num, percent, sci
+from gradscope.table.summaries import summarize_layer
 
 STYLE = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;max-width:1100px;margin:1.5em auto;padding:0 1em;

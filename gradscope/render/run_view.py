@@ -10,10 +10,11 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from gradscope.render.format import SEVERITY_ICON, SEVERITY_STYLE, num, percent, sci
+from gradscope.render.format import SEVERITY_ICON, SEVERITY_STYLE
+from gradscope.table.numbers import num, percent, sci
 from gradscope.render.layout import Column, FittingTable
 from gradscope.render.panels import facts_panel
-from gradscope.summary import numbers, summarize_layer, summarize_loss
+from gradscope.table.summaries import numbers, summarize_layer, summarize_loss
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 SHADES = "·░▒▓█"

@@ -13,9 +13,9 @@ from rich.console import Group
 from rich.panel import Panel
 from rich.text import Text
 
-from gradscope.render.format import num, sci
 from gradscope.render.layout import Column, FittingTable
 from gradscope.render.panels import facts_panel
+from gradscope.table.numbers import decode_series, num, sci
 
 PLOT_WIDTH, PLOT_HEIGHT = 64, 12
 MARKS = {"valley": "v", "min/10": "m", "steepest": "s", "divergence": "x", "best": "*", "fast": "f"}
@@ -69,7 +69,7 @@ def legend_lines(items: list[str], width: int) -> list[str]:
 
 
 def range_plot(range_test: dict[str, Any]) -> Panel:
-    losses, smoothed = _floats(range_test["losses"]), _floats(range_test["smoothed"])
+    losses, smoothed = decode_series(range_test["losses"]), decode_series(range_test["smoothed"])
     finite = [v for v in smoothed if math.isfinite(v)]
     # Past the onset the loss explodes; cap the plot a little above where it started so the valley stays readable.
     cap = max(finite[0], min(finite) * range_test.get("stop_factor", 4.0)) if finite else None
@@ -201,14 +201,3 @@ def sweep_view(report: dict[str, Any]) -> Group:
         parts.append(Text("interrupted: the report covers what ran before Ctrl-C", style="yellow"))
     return Group(*parts)
 
-
-def _floats(values: Sequence[Any]) -> list[float]:
-    out = []
-    for v in values:
-        if v is None:
-            out.append(math.nan)
-        elif isinstance(v, str):
-            out.append({"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[v])
-        else:
-            out.append(float(v))
-    return out

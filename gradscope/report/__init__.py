@@ -4,6 +4,6 @@ The names below are re-exported because `gradscope.report` was a module before i
 imports from gradscope.report.build.
 """
 
-from gradscope.report.build import SCHEMA, build_report, decode_number, report_settings, run_to_dict, tidy_csv, to_json
+from gradscope.report.build import SCHEMA, build_report, report_settings, run_to_dict, tidy_csv, to_json
 
-__all__ = ["SCHEMA", "build_report", "decode_number", "report_settings", "run_to_dict", "tidy_csv", "to_json"]
+__all__ = ["SCHEMA", "build_report", "report_settings", "run_to_dict", "tidy_csv", "to_json"]

@@ -13,7 +13,7 @@ import math
 from typing import Any, Iterable
 
 from gradscope._version import __version__
-from gradscope.records import PARAM_COLUMNS, RunRecord
+from gradscope.table.record import PARAM_COLUMNS, RunRecord
 
 SCHEMA = "gradscope.report/1"
 
@@ -102,15 +102,6 @@ def _encode(value: Any) -> Any:
     if hasattr(value, "item") and not isinstance(value, (str, bytes)):  # numpy scalars
         return _encode(value.item())
     return value
-
-
-def decode_number(value: Any) -> float | None:
-    """The inverse of the JSON encoding for one number: "NaN" -> nan, null -> None."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}[value]
-    return float(value)
 
 
 def tidy_csv(runs: Iterable[RunRecord]) -> str:

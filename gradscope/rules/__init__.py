@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Iterable, Mapping
 
 from gradscope.errors import GradscopeError
-from gradscope.findings import Finding, sort_findings
+from gradscope.rules.finding import Finding, sort_findings
 from gradscope.rules import (
     dead_units,
     divergence,
@@ -29,7 +29,7 @@ from gradscope.rules.causes import order_by_cause
 from gradscope.settings import DEFAULT_THRESHOLDS
 
 if TYPE_CHECKING:
-    from gradscope.records import RunRecord
+    from gradscope.table.record import RunRecord
 
 RULES = {
     rule.ID: rule

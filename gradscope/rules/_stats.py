@@ -12,18 +12,13 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any, Mapping
 
-from gradscope.findings import Finding
+from gradscope.rules.finding import Finding
 from gradscope.settings import DEFAULT_THRESHOLDS
 
 if TYPE_CHECKING:
     import pandas as pd
 
-    from gradscope.records import RunRecord
-
-
-def fmt(x: float) -> str:
-    """Two significant digits in e-notation: 3.4e-08 (nan and inf stay visible as 'nan', 'inf')."""
-    return f"{x:.1e}"
+    from gradscope.table.record import RunRecord
 
 
 def pct(fraction: float) -> str:

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from gradscope.findings import SEVERITY_ORDER, Finding
+from gradscope.rules.finding import SEVERITY_ORDER, Finding
 
 CAUSE_RANK = ("divergence", "exploding", "nonfinite", "unused", "dead_units", "vanishing", "initial_loss",
               "saturation", "spike", "update_ratio", "loss_not_decreasing")

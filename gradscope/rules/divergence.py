@@ -27,12 +27,13 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Mapping
 
-from gradscope.findings import Finding
-from gradscope.rules._stats import early_update_ratios, fmt, several_models, threshold
+from gradscope.rules.finding import Finding
+from gradscope.rules._stats import early_update_ratios, several_models, threshold
+from gradscope.table.numbers import sci
 from gradscope.settings import DEFAULT_THRESHOLDS
 
 if TYPE_CHECKING:
-    from gradscope.records import RunRecord
+    from gradscope.table.record import RunRecord
 
 ID = "divergence"
 SEVERITY = "error"
@@ -70,7 +71,7 @@ def _from_start(steps, finite, rise):
     step, value = above[0]
     ending = ("then became NaN/Inf" if went_bad else f"ended at {tail:.3g}" + (f" (mean of the last {k} steps)" if k > 1 else ""))
     message = (f"the loss rose {value / start:.3g}x from step {start_step} by step {step} ({start:.3g} -> {value:.3g}), "
-               f"peaked at {fmt(peak)} at step {peak_step} and {ending}")
+               f"peaked at {sci(peak)} at step {peak_step} and {ending}")
     return message, step, {"start": start, "first_above": value, "peak": peak, "peak_step": peak_step, "tail": tail,
                            "rise": value / start}
 
@@ -98,6 +99,6 @@ def _overshoot(record, finite, early_rise, update_limit):
     step, value = max(early, key=lambda t: t[1])
     layer, (ratio, at) = max(updates.items(), key=lambda kv: kv[1][0])
     message = (f"the loss rose {value / start:.3g}x from step {start_step} by step {step} ({start:.3g} -> {value:.3g}) "
-               f"while the update of {layer} at step {at} was {fmt(ratio)} x its weights: the steps overshoot")
+               f"while the update of {layer} at step {at} was {sci(ratio)} x its weights: the steps overshoot")
     return message, step, {"start": start, "peak": value, "peak_step": step, "rise": value / start,
                            "update_ratio": ratio, "update_layer": layer}

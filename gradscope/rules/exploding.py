@@ -32,10 +32,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Mapping
 
-from gradscope.findings import Finding
+from gradscope.rules.finding import Finding
 from gradscope.rules._stats import (
     early_update_ratios,
-    fmt,
     natural_scale,
     plural,
     raw_grad_summaries,
@@ -44,9 +43,10 @@ from gradscope.rules._stats import (
     total_grad_norms,
 )
 from gradscope.settings import DEFAULT_THRESHOLDS
+from gradscope.table.numbers import sci
 
 if TYPE_CHECKING:
-    from gradscope.records import RunRecord
+    from gradscope.table.record import RunRecord
 
 ID = "exploding"
 SEVERITY = "error"
@@ -100,8 +100,8 @@ def _depth(record: "RunRecord", limit: float) -> dict | None:
     ratio, ref = exploding[first]
     worst = max(r for r, _ in exploding.values())
     text = (f"{plural(len(exploding), 'layer has', 'layers have')} exploding gradients: {first}'s relative gradient "
-            f"(||grad|| / ||weights||) is {fmt(summary[first])}, {fmt(ratio)} x that of {ref} ({fmt(summary[ref])}) "
-            f"downstream; worst ratio {fmt(worst)} (threshold {fmt(limit)})")
+            f"(||grad|| / ||weights||) is {sci(summary[first])}, {sci(ratio)} x that of {ref} ({sci(summary[ref])}) "
+            f"downstream; worst ratio {sci(worst)} (threshold {sci(limit)})")
     return {"layer": first, "ratio": float(ratio), "worst": float(worst), "count": len(exploding), "text": text}
 
 
@@ -127,8 +127,8 @@ def _time(record: "RunRecord", limit: float) -> dict | None:
     if baseline <= 0 or peak / baseline <= limit:
         return None
     growth = peak / baseline
-    text = (f"the total gradient norm grew {fmt(growth)} x, from {fmt(baseline)} at step {first_step} to {fmt(peak)} "
-            f"at step {step} (threshold {fmt(limit)})")
+    text = (f"the total gradient norm grew {sci(growth)} x, from {sci(baseline)} at step {first_step} to {sci(peak)} "
+            f"at step {step} (threshold {sci(limit)})")
     return {"step": int(step), "growth": float(growth), "peak": float(peak), "baseline": float(baseline), "text": text}
 
 
@@ -138,8 +138,8 @@ def _step_size(record: "RunRecord", limit: float) -> dict | None:
         return None
     layer = next(iter(ratios))  # input-most
     ratio, step = ratios[layer]
-    text = (f"at step {step} the update of {layer} was {fmt(ratio)} x its weights' norm "
-            f"({plural(len(ratios), 'layer', 'layers')} above {fmt(limit)} in the first {EARLY_STEPS} steps)")
+    text = (f"at step {step} the update of {layer} was {sci(ratio)} x its weights' norm "
+            f"({plural(len(ratios), 'layer', 'layers')} above {sci(limit)} in the first {EARLY_STEPS} steps)")
     return {"layer": layer, "ratio": float(ratio), "step": int(step), "text": text}
 
 
@@ -148,6 +148,6 @@ def _loss_scale(record: "RunRecord", limit: float) -> dict | None:
     first = next((float(v) for v in record.losses if v is not None), None)
     if scale is None or first is None or not math.isfinite(first) or first <= limit * scale[1]:
         return None
-    text = (f"the step-0 loss is {fmt(first)}, {fmt(first / scale[1])} x its natural scale {scale[0]} "
-            f"(threshold {fmt(limit)})")
+    text = (f"the step-0 loss is {sci(first)}, {sci(first / scale[1])} x its natural scale {scale[0]} "
+            f"(threshold {sci(limit)})")
     return {"start": first, "scale": scale[1], "text": text}

@@ -26,12 +26,12 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Mapping
 
-from gradscope.findings import Finding
+from gradscope.rules.finding import Finding
 from gradscope.rules._stats import natural_scale, threshold
 from gradscope.settings import DEFAULT_THRESHOLDS
 
 if TYPE_CHECKING:
-    from gradscope.records import RunRecord
+    from gradscope.table.record import RunRecord
 
 ID = "initial_loss"
 SEVERITY = "warning"

@@ -16,11 +16,12 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Mapping
 
-from gradscope.findings import Finding
-from gradscope.rules._stats import bad_grads, fmt, plural
+from gradscope.rules.finding import Finding
+from gradscope.rules._stats import bad_grads, plural
+from gradscope.table.numbers import sci
 
 if TYPE_CHECKING:
-    from gradscope.records import RunRecord
+    from gradscope.table.record import RunRecord
 
 ID = "nonfinite"
 SEVERITY = "error"
@@ -61,10 +62,10 @@ def _events(record: "RunRecord") -> list[tuple[int, str, str | None, float]]:
 
 
 def _message(step: int, loss: float | None, params: list) -> str:
-    names = ", ".join(f"{e[1]} ({fmt(e[3])})" for e in params[:SHOWN]) + (", ..." if len(params) > SHOWN else "")
+    names = ", ".join(f"{e[1]} ({sci(e[3])})" for e in params[:SHOWN]) + (", ..." if len(params) > SHOWN else "")
     grads = f"{plural(len(params), 'parameter', 'parameters')} had non-finite gradients, nearest the output {names}"
     if loss is not None and params:
-        return f"at step {step} the loss was {fmt(loss)} and {grads}"
+        return f"at step {step} the loss was {sci(loss)} and {grads}"
     if loss is not None:
-        return f"at step {step} the loss was {fmt(loss)} while every gradient was still finite"
+        return f"at step {step} the loss was {sci(loss)} while every gradient was still finite"
     return f"at step {step} the loss was finite but {grads}"

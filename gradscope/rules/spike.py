@@ -21,12 +21,13 @@ import math
 import statistics
 from typing import TYPE_CHECKING, Mapping
 
-from gradscope.findings import Finding
-from gradscope.rules._stats import fmt, layer_grads, several_models, threshold, total_grad_norms
+from gradscope.rules.finding import Finding
+from gradscope.rules._stats import layer_grads, several_models, threshold, total_grad_norms
+from gradscope.table.numbers import sci
 from gradscope.settings import DEFAULT_THRESHOLDS
 
 if TYPE_CHECKING:
-    from gradscope.records import RunRecord
+    from gradscope.table.record import RunRecord
 
 ID = "spike"
 SEVERITY = "warning"
@@ -52,8 +53,8 @@ def check(record: "RunRecord", thresholds: Mapping[str, float]) -> list[Finding]
     step, what, value, mean = min(found)
     layer = _first_mover(record, step, sigmas)
     where = f"; {layer}'s gradient moved first" if layer else ""
-    message = (f"at step {step} the {what} jumped to {fmt(value)}, {value / mean:.3g}x the mean of the previous "
-               f"{WINDOW} steps ({fmt(mean)}){where}")
+    message = (f"at step {step} the {what} jumped to {sci(value)}, {value / mean:.3g}x the mean of the previous "
+               f"{WINDOW} steps ({sci(mean)}){where}")
     severity = SEVERITY if value >= WARN_FACTOR * mean else "info"
     return [Finding(rule=ID, severity=severity, message=message, layer=layer, step=step, hint=HINT,
                     evidence={"series": what, "value": value, "window_mean": mean, "spikes": len(found)})]

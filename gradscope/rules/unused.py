@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Mapping
 
-from gradscope.findings import Finding
+from gradscope.rules.finding import Finding
 from gradscope.rules._stats import plural
 
 if TYPE_CHECKING:
-    from gradscope.records import RunRecord
+    from gradscope.table.record import RunRecord
 
 ID = "unused"
 SEVERITY = "error"

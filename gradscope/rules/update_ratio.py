@@ -15,12 +15,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Mapping
 
-from gradscope.findings import Finding
-from gradscope.rules._stats import fmt, threshold
+from gradscope.rules.finding import Finding
+from gradscope.rules._stats import threshold
+from gradscope.table.numbers import sci
 from gradscope.settings import DEFAULT_THRESHOLDS
 
 if TYPE_CHECKING:
-    from gradscope.records import RunRecord
+    from gradscope.table.record import RunRecord
 
 ID = "update_ratio"
 SEVERITY = "warning"
@@ -38,8 +39,8 @@ def check(record: "RunRecord", thresholds: Mapping[str, float]) -> list[Finding]
     too_low = {k: v for k, v in ratios.items() if v < low}
     if not too_high and not too_low:
         return []
-    parts = [f"too high (> {fmt(high)}): {_names(too_high)}"] if too_high else []
-    parts += [f"too low (< {fmt(low)}): {_names(too_low)}"] if too_low else []
+    parts = [f"too high (> {sci(high)}): {_names(too_high)}"] if too_high else []
+    parts += [f"too low (< {sci(low)}): {_names(too_low)}"] if too_low else []
     count = len(too_high) + len(too_low)
     message = (f"the median update/parameter norm ratio of {count} of {len(ratios)} layers is outside the band "
                f"(healthy is ~1e-3): " + "; ".join(parts))
@@ -71,5 +72,5 @@ def layer_update_ratios(record: "RunRecord") -> dict[str, float]:
 
 
 def _names(group: dict[str, float]) -> str:
-    shown = [f"{k} ({fmt(v)})" for k, v in list(group.items())[:SHOWN]]
+    shown = [f"{k} ({sci(v)})" for k, v in list(group.items())[:SHOWN]]
     return ", ".join(shown) + (f" and {len(group) - SHOWN} more" if len(group) > SHOWN else "")

@@ -23,9 +23,8 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Mapping
 
-from gradscope.findings import Finding
+from gradscope.rules.finding import Finding
 from gradscope.rules._stats import (
-    fmt,
     layer_grads,
     plural,
     raw_grad_summaries,
@@ -34,9 +33,10 @@ from gradscope.rules._stats import (
     zero_layers,
 )
 from gradscope.settings import DEFAULT_THRESHOLDS
+from gradscope.table.numbers import sci
 
 if TYPE_CHECKING:
-    from gradscope.records import RunRecord
+    from gradscope.table.record import RunRecord
 
 ID = "vanishing"
 SEVERITY = "error"
@@ -59,8 +59,8 @@ def check(record: "RunRecord", thresholds: Mapping[str, float]) -> list[Finding]
     ratio, ref = vanishing[first]
     worst = min(vanishing, key=lambda n: vanishing[n][0])
     message = (f"{plural(len(vanishing), 'layer has', 'layers have')} vanishing gradients: {first}'s relative "
-               f"gradient (||grad|| / ||weights||) is {fmt(summary[first])}, {fmt(ratio)} x that of {ref} "
-               f"({fmt(summary[ref])}); worst ratio {fmt(vanishing[worst][0])} at {worst} (threshold {fmt(limit)})")
+               f"gradient (||grad|| / ||weights||) is {sci(summary[first])}, {sci(ratio)} x that of {ref} "
+               f"({sci(summary[ref])}); worst ratio {sci(vanishing[worst][0])} at {worst} (threshold {sci(limit)})")
     return [Finding(rule=ID, severity=SEVERITY, message=message, layer=first, step=None, hint=HINT,
                     evidence={name: float(r) for name, (r, _) in vanishing.items()})]
 

@@ -30,7 +30,7 @@ from typing import Any, Callable
 import torch
 
 from gradscope.errors import GradscopeError
-from gradscope.records import RunRecord
+from gradscope.table.record import RunRecord
 from gradscope.commands.sweep import grid, halving, robust, scoring
 from gradscope.commands.sweep.options import RANGE_MAX, RANGE_MIN, RANGE_STEPS, SweepOptions
 from gradscope.commands.sweep.range_test import RangeResult, analyse, ramp, run_ramp

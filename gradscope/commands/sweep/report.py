@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from gradscope.commands.sweep import scoring
 
 if TYPE_CHECKING:
-    from gradscope.records import RunRecord
+    from gradscope.table.record import RunRecord
     from gradscope.commands.sweep.orchestrate import SweepResult
     from gradscope.commands.sweep.range_test import RangeResult
     from gradscope.commands.sweep.robust import RobustPick

@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from gradscope.errors import GradscopeError
-from gradscope.records import RunRecord
+from gradscope.table.record import RunRecord
 from gradscope.commands.sweep.range_test import CHECK_EVERY
 from gradscope.runs.state import RunState, load_model_state
 from gradscope.runs.loop import LoopEnd, UserStepError, training_steps, user_step

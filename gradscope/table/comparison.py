@@ -27,8 +27,9 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable
 
-from gradscope.findings import SEVERITY_ORDER
-from gradscope.summary import numbers, summarize_layer
+from gradscope.rules.finding import SEVERITY_ORDER
+from gradscope.table.numbers import num, sci
+from gradscope.table.summaries import numbers, summarize_layer
 
 BASELINE = "baseline"
 # Ranking classes (lower is better) and row statuses.
@@ -297,8 +298,8 @@ def recommendation(best: Row | None, base: Row | None, ranked: list[Row], seeds:
     elif effects:
         sentence = f"{best.variant} {_and(effects)}; {loss}"
     else:
-        sentence = (f"{best.variant} reaches the lowest final loss, {_num(best.final_loss.median)} against the "
-                    f"baseline's {_num(base.final_loss.median)}: {loss}")
+        sentence = (f"{best.variant} reaches the lowest final loss, {num(best.final_loss.median)} against the "
+                    f"baseline's {num(base.final_loss.median)}: {loss}")
     if best.rank_class == CLEAN and base.rank_class == CLEAN:
         sentence = f"The baseline {'has no error findings' if barely_moved(base) else 'is healthy'}; {sentence}"
     if error_rules(best):
@@ -313,8 +314,8 @@ def _keep_baseline(base: Row, ranked: list[Row]) -> str:
         state = f"it has no error findings, though its loss barely moved ({base.loss_change.median:+.1%})"
     if runner is None:
         return f"Keep the baseline: {state}, and no remedy completed a run to compare with."
-    return (f"Keep the baseline: {state}, and it reaches the lowest final loss ({_num(base.final_loss.median)}; "
-            f"next best {runner.variant} at {_num(runner.final_loss.median)}).")
+    return (f"Keep the baseline: {state}, and it reaches the lowest final loss ({num(base.final_loss.median)}; "
+            f"next best {runner.variant} at {num(runner.final_loss.median)}).")
 
 
 def _effects(best: Row, base: Row) -> list[str]:
@@ -350,7 +351,7 @@ def _changed(before: float | None, after: float | None) -> bool:
 def _loss_clause(best: Row, base: Row) -> str:
     mine, theirs = best.loss_change.median, base.loss_change.median
     if mine is None:
-        return f"its final loss is {_num(best.final_loss.median)}"
+        return f"its final loss is {num(best.final_loss.median)}"
     if theirs is None:
         return f"the loss {_direction(mine)} {_percent(mine)}"
     if (mine <= 0) == (theirs <= 0):
@@ -383,17 +384,3 @@ def _noise(best: Row, base: Row, seeds: int) -> str:
     return (f" (medians over {seeds} seeds; the final-loss ranges "
             + ("do not overlap)" if apart else "overlap, so part of the difference may be seed noise)"))
 
-
-def _num(value: float | None) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.4g}" if math.isfinite(value) else sci(value)
-
-
-def sci(value: float | None) -> str:
-    """2 significant digits in e-notation, NaN/Inf spelled out (as the tables show them)."""
-    if value is None:
-        return "-"
-    if not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Inf" if value > 0 else "-Inf")
-    return f"{value:.1e}"

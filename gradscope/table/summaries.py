@@ -7,7 +7,7 @@ import statistics
 from dataclasses import dataclass
 from typing import Any
 
-from gradscope.report import decode_number
+from gradscope.table.numbers import decode_number
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-    from gradscope.findings import Finding
+    from gradscope.rules.finding import Finding
 
 # Columns of RunRecord.params, the tidy per-(step, parameter) table (CSV adds `variant` in front).
 PARAM_COLUMNS = ("step", "layer", "param", "grad_norm", "param_norm", "update_norm", "has_grad")
