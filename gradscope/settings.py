@@ -21,38 +21,14 @@ MAX_STEPS = 10**12
 DEVICES = ("auto", "cpu", "cuda")
 SEVERITIES = ("error", "warning", "info")
 
-# Rule thresholds, with the defaults the README documents. Keys are "<rule>.<name>" so a typo names its rule.
-DEFAULT_THRESHOLDS: dict[str, float] = {
-    # A layer whose gradient is this many times smaller than the largest gradient downstream of it (nearer the output).
-    "vanishing.ratio": 1e-3,
-    # A layer whose gradient is this many times larger than the smallest gradient downstream of it.
-    "exploding.ratio": 1e3,
-    # The total gradient norm growing by this factor from its first step to its peak.
-    "exploding.growth": 1e3,
-    # An update this many times larger than the layer's weights in the first steps.
-    "exploding.update": 3.0,
-    # A step-0 loss this many times its natural scale (ln C for C classes; E[y^2] for MSE).
-    "exploding.loss": 1e3,
-    # Share of units after a ReLU-family activation that never fire on a batch.
-    "dead_units.fraction": 0.75,
-    # Share of sigmoid/tanh outputs within 1% of their bounds.
-    "saturation.fraction": 0.5,
-    # Update norm / parameter norm outside [low, high] (the usual band is around 1e-3 under SGD; Adam on a small-std
-    # init, nanoGPT's, moves a layer by ~0.2 of its norm per step early on).
-    "update_ratio.low": 1e-6,
-    "update_ratio.high": 0.5,
-    # The loss rising this many times above its step-0 value (or its running minimum) and staying there.
-    "divergence.rise": 3.0,
-    # In the first 5 steps, a loss this many times its step-0 value while an update exceeds exploding.update.
-    "divergence.early_rise": 1.5,
-    # A loss or total gradient norm this many standard deviations above the mean of its last 20 steps.
-    "spike.sigmas": 6.0,
-    # A step-0 loss this many times its natural scale (ln C for C classes; E[y^2] for MSE).
-    "initial_loss.factor": 3.0,
-    "initial_loss.end_factor": 10.0,
-    # The loss must fall by at least this fraction from the first to the last tenth of the run.
-    "loss_not_decreasing.min_drop": 0.01,
-}
+
+
+def default_thresholds() -> dict[str, float]:
+    """Every rule threshold with its default, '<rule>.<name>' -> value. Each rule declares its own (rules/*.py
+    THRESHOLDS); imported here only when needed, so that the rules may read settings and not the other way round."""
+    from gradscope.rules import DEFAULT_THRESHOLDS
+
+    return dict(DEFAULT_THRESHOLDS)
 
 
 @dataclass
@@ -73,7 +49,7 @@ class Settings:
     csv: str | None = None
     # Statistics that cost more than one read of the gradients are taken every `stats_every` steps.
     stats_every: int = 1  # the CLI's own runs are short; long ones use LONG_RUN_STATS_EVERY
-    thresholds: dict[str, float] = field(default_factory=lambda: dict(DEFAULT_THRESHOLDS))
+    thresholds: dict[str, float] = field(default_factory=lambda: default_thresholds())
     fail_on: str = "error"
     ignore: list[str] = field(default_factory=list)
 
@@ -174,8 +150,9 @@ def _coerce_thresholds(value: Any, source: str) -> dict[str, float]:
 
 
 def check_threshold_key(key: str, source: str) -> str:
-    if key not in DEFAULT_THRESHOLDS:
-        valid = ", ".join(DEFAULT_THRESHOLDS)
+    defaults = default_thresholds()
+    if key not in defaults:
+        valid = ", ".join(defaults)
         raise GradscopeError(f"unknown threshold {shown(key)} in {source}", fix=f"valid thresholds are: {valid}")
     return key
 

@@ -7,7 +7,7 @@ import math
 import pandas as pd
 
 from gradscope.table.record import ACTIVATION_COLUMNS, NONFINITE_COLUMNS, PARAM_COLUMNS, LayerInfo, RunRecord
-from gradscope.settings import DEFAULT_THRESHOLDS
+from gradscope.rules import DEFAULT_THRESHOLDS
 
 NAN, INF = math.nan, math.inf
 THRESHOLDS = dict(DEFAULT_THRESHOLDS)

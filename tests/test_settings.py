@@ -7,7 +7,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gradscope.errors import GradscopeError
-from gradscope.settings import DEFAULT_THRESHOLDS, Settings, merge, parse_threshold_flag, resolve
+from gradscope.rules import DEFAULT_THRESHOLDS
+from gradscope.settings import Settings, merge, parse_threshold_flag, resolve
 
 
 def _write(path, text):

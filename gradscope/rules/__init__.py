@@ -1,7 +1,8 @@
 """The diagnosis rules: pure functions from a RunRecord to Findings, and `diagnose`, which runs them all.
 
-Each rule is one module with ID, SEVERITY (its default severity), DESCRIPTION (one line: what it detects, its
-default threshold, why it matters), HINT (a one-line remedy) and ``check(record, thresholds) -> list[Finding]``.
+Each rule is one module with ID, SEVERITY (its default severity), THRESHOLDS (its thresholds' defaults, if it has
+any), DESCRIPTION (one line: what it detects, its default threshold, why it matters), HINT (a one-line remedy) and
+``check(record, thresholds) -> list[Finding]``. DEFAULT_THRESHOLDS gathers the THRESHOLDS as '<rule>.<name>'.
 Rules never import torch, and import numpy/pandas only inside ``check``, so this package is cheap to import.
 `RULES` is in the order the README documents them.
 """
@@ -26,7 +27,6 @@ from gradscope.rules import (
     vanishing,
 )
 from gradscope.rules.causes import order_by_cause
-from gradscope.settings import DEFAULT_THRESHOLDS
 
 if TYPE_CHECKING:
     from gradscope.table.record import RunRecord
@@ -35,6 +35,10 @@ RULES = {
     rule.ID: rule
     for rule in (divergence, nonfinite, exploding, vanishing, unused, dead_units, saturation, update_ratio, spike,
                  initial_loss, loss_not_decreasing)
+}
+# Every threshold, '<rule>.<name>' -> its default, from the rules' own THRESHOLDS (a rule without any has none).
+DEFAULT_THRESHOLDS: dict[str, float] = {
+    f"{rule_id}.{name}": value for rule_id, rule in RULES.items() for name, value in getattr(rule, "THRESHOLDS", {}).items()
 }
 
 
@@ -51,7 +55,7 @@ def validate_rule_ids(ids: Iterable[str]) -> list[str]:
 def diagnose(record: "RunRecord", thresholds: Mapping[str, float], ignore: Iterable[str] = ()) -> list[Finding]:
     """Every finding of every rule not in `ignore`, root cause first, its symptoms demoted (see causes.py).
 
-    Thresholds missing from `thresholds` take their defaults from settings.DEFAULT_THRESHOLDS.
+    Thresholds missing from `thresholds` take their defaults from DEFAULT_THRESHOLDS.
     """
     skip = set(validate_rule_ids(ignore))
     merged = {**DEFAULT_THRESHOLDS, **thresholds}

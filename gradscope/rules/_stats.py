@@ -13,7 +13,6 @@ import math
 from typing import TYPE_CHECKING, Any, Mapping
 
 from gradscope.rules.finding import Finding
-from gradscope.settings import DEFAULT_THRESHOLDS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -28,7 +27,11 @@ def pct(fraction: float) -> str:
 
 def threshold(thresholds: Mapping[str, float], key: str) -> float:
     """The threshold for `key`, falling back to the documented default when the mapping lacks it."""
-    return float(thresholds.get(key, DEFAULT_THRESHOLDS[key]))
+    if key in thresholds:
+        return float(thresholds[key])
+    from gradscope.rules import DEFAULT_THRESHOLDS  # here, not at import: the rules import this module first
+
+    return float(DEFAULT_THRESHOLDS[key])
 
 
 def plural(n: int, one: str, many: str) -> str:

@@ -14,16 +14,20 @@ from typing import TYPE_CHECKING, Mapping
 
 from gradscope.rules.finding import Finding
 from gradscope.rules._stats import fraction_findings
-from gradscope.settings import DEFAULT_THRESHOLDS
 
 if TYPE_CHECKING:
     from gradscope.table.record import RunRecord
 
 ID = "dead_units"
 SEVERITY = "warning"
+# Defaults, overridable as thresholds '<rule>.<name>' (--threshold, config); the README documents each.
+THRESHOLDS = {
+    # Share of units after a ReLU-family activation that never fire on a batch.
+    "fraction": 0.75,
+}
 KIND = "dead"
 DESCRIPTION = (f"over the last half of the run, more than dead_units.fraction "
-               f"({DEFAULT_THRESHOLDS['dead_units.fraction']:g}) of a ReLU's units never fire; they pass no gradient")
+               f"({THRESHOLDS['fraction']:g}) of a ReLU's units never fire; they pass no gradient")
 HINT = "use LeakyReLU/GELU, lower the learning rate, use He init, or normalise the inputs"
 
 

@@ -30,14 +30,20 @@ from typing import TYPE_CHECKING, Mapping
 from gradscope.rules.finding import Finding
 from gradscope.rules._stats import early_update_ratios, several_models, threshold
 from gradscope.table.numbers import sci
-from gradscope.settings import DEFAULT_THRESHOLDS
 
 if TYPE_CHECKING:
     from gradscope.table.record import RunRecord
 
 ID = "divergence"
 SEVERITY = "error"
-DESCRIPTION = (f"the loss rose above divergence.rise ({DEFAULT_THRESHOLDS['divergence.rise']:g}) x its step-0 value "
+# Defaults, overridable as thresholds '<rule>.<name>' (--threshold, config); the README documents each.
+THRESHOLDS = {
+    # The loss rising this many times above its step-0 value (or its running minimum) and staying there.
+    "rise": 3.0,
+    # In the first 5 steps, a loss this many times its step-0 value while an update exceeds exploding.update.
+    "early_rise": 1.5,
+}
+DESCRIPTION = (f"the loss rose above divergence.rise ({THRESHOLDS['rise']:g}) x its step-0 value "
                "and stayed there (or blew up), or gave back over half of what it learned; training diverged")
 EARLY_STEPS = 5
 HINT = "lower the learning rate (try `gradscope sweep-lr`), warm it up, or clip gradients"

@@ -42,7 +42,6 @@ from gradscope.rules._stats import (
     threshold,
     total_grad_norms,
 )
-from gradscope.settings import DEFAULT_THRESHOLDS
 from gradscope.table.numbers import sci
 
 if TYPE_CHECKING:
@@ -50,11 +49,22 @@ if TYPE_CHECKING:
 
 ID = "exploding"
 SEVERITY = "error"
-DESCRIPTION = (f"a layer's median gradient norm is above exploding.ratio ({DEFAULT_THRESHOLDS['exploding.ratio']:g}) "
+# Defaults, overridable as thresholds '<rule>.<name>' (--threshold, config); the README documents each.
+THRESHOLDS = {
+    # A layer whose gradient is this many times larger than the smallest gradient downstream of it.
+    "ratio": 1e3,
+    # The total gradient norm growing by this factor from its first step to its peak.
+    "growth": 1e3,
+    # An update this many times larger than the layer's weights in the first steps.
+    "update": 3.0,
+    # A step-0 loss this many times its natural scale (ln C for C classes; E[y^2] for MSE).
+    "loss": 1e3,
+}
+DESCRIPTION = (f"a layer's median gradient norm is above exploding.ratio ({THRESHOLDS['ratio']:g}) "
                f"x the smallest downstream, or the total norm grows exploding.growth "
-               f"({DEFAULT_THRESHOLDS['exploding.growth']:g}) x from step 0, or an early update is "
-               f"exploding.update ({DEFAULT_THRESHOLDS['exploding.update']:g}) x the weights, or the step-0 loss "
-               f"exploding.loss ({DEFAULT_THRESHOLDS['exploding.loss']:g}) x its natural scale; training diverges")
+               f"({THRESHOLDS['growth']:g}) x from step 0, or an early update is "
+               f"exploding.update ({THRESHOLDS['update']:g}) x the weights, or the step-0 loss "
+               f"exploding.loss ({THRESHOLDS['loss']:g}) x its natural scale; training diverges")
 HINT = "clip gradients (clip_grad_norm_), lower the learning rate, or add normalisation (try `gradscope compare`)"
 CLIPPED_HINT = ("the run already clips gradients (at {clip}), which does not bound this: lower the learning rate or "
                 "the init scale, or add normalisation (try `gradscope compare`)")

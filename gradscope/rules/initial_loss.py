@@ -28,16 +28,21 @@ from typing import TYPE_CHECKING, Mapping
 
 from gradscope.rules.finding import Finding
 from gradscope.rules._stats import natural_scale, threshold
-from gradscope.settings import DEFAULT_THRESHOLDS
 
 if TYPE_CHECKING:
     from gradscope.table.record import RunRecord
 
 ID = "initial_loss"
 SEVERITY = "warning"
+# Defaults, overridable as thresholds '<rule>.<name>' (--threshold, config); the README documents each.
+THRESHOLDS = {
+    # A step-0 loss this many times its natural scale (ln C for C classes; E[y^2] for MSE).
+    "factor": 3.0,
+    "end_factor": 10.0,
+}
 MIN_STEPS = 10
 MEANINGFUL_VARIANCE = 1e-3  # Var(y) / E[y^2] below this: the targets are a constant, their variance no yardstick
-DESCRIPTION = (f"the step-0 loss is above initial_loss.factor ({DEFAULT_THRESHOLDS['initial_loss.factor']:g}) x its "
+DESCRIPTION = (f"the step-0 loss is above initial_loss.factor ({THRESHOLDS['factor']:g}) x its "
                "natural scale (ln C for C classes, E[y^2] + 1 for MSE), or a classifier ends worse than chance, or a "
                "regression above initial_loss.end_factor x Var(y)")
 HINT_START = "scale down the last layer's init (or the logits), and normalise the inputs and targets"

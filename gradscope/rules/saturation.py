@@ -17,16 +17,20 @@ from typing import TYPE_CHECKING, Mapping
 
 from gradscope.rules.finding import Finding
 from gradscope.rules._stats import fraction_findings, is_output_activation
-from gradscope.settings import DEFAULT_THRESHOLDS
 
 if TYPE_CHECKING:
     from gradscope.table.record import RunRecord
 
 ID = "saturation"
 SEVERITY = "warning"
+# Defaults, overridable as thresholds '<rule>.<name>' (--threshold, config); the README documents each.
+THRESHOLDS = {
+    # Share of sigmoid/tanh outputs within 1% of their bounds.
+    "fraction": 0.5,
+}
 KIND = "saturated"
 DESCRIPTION = (f"over the last half of the run, more than saturation.fraction "
-               f"({DEFAULT_THRESHOLDS['saturation.fraction']:g}) of a sigmoid/tanh's outputs sit at its bounds, "
+               f"({THRESHOLDS['fraction']:g}) of a sigmoid/tanh's outputs sit at its bounds, "
                "where its derivative is ~0")
 HINT = "normalise the inputs, use Xavier init or a lower learning rate, add normalisation, or swap to ReLU"
 

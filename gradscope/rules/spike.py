@@ -24,19 +24,23 @@ from typing import TYPE_CHECKING, Mapping
 from gradscope.rules.finding import Finding
 from gradscope.rules._stats import layer_grads, several_models, threshold, total_grad_norms
 from gradscope.table.numbers import sci
-from gradscope.settings import DEFAULT_THRESHOLDS
 
 if TYPE_CHECKING:
     from gradscope.table.record import RunRecord
 
 ID = "spike"
 SEVERITY = "warning"
+# Defaults, overridable as thresholds '<rule>.<name>' (--threshold, config); the README documents each.
+THRESHOLDS = {
+    # A loss or total gradient norm this many standard deviations above the mean of its last 20 steps.
+    "sigmas": 6.0,
+}
 WINDOW = 20
 SPIKE_FACTOR = 3.0
 WARN_FACTOR = 10.0
 LOOKBACK = 3  # steps before the spike searched for the layer that moved first
 DESCRIPTION = (f"the loss or the total gradient norm jumps above the mean + spike.sigmas "
-               f"({DEFAULT_THRESHOLDS['spike.sigmas']:g}) x std of its last {WINDOW} steps (and {SPIKE_FACTOR:g}x "
+               f"({THRESHOLDS['sigmas']:g}) x std of its last {WINDOW} steps (and {SPIKE_FACTOR:g}x "
                f"their mean; a warning from {WARN_FACTOR:g}x); an unstable step")
 HINT = "lower the learning rate or add warm-up, clip gradients, and look at the batch of that step"
 

@@ -32,7 +32,6 @@ from gradscope.rules._stats import (
     threshold,
     zero_layers,
 )
-from gradscope.settings import DEFAULT_THRESHOLDS
 from gradscope.table.numbers import sci
 
 if TYPE_CHECKING:
@@ -40,8 +39,13 @@ if TYPE_CHECKING:
 
 ID = "vanishing"
 SEVERITY = "error"
+# Defaults, overridable as thresholds '<rule>.<name>' (--threshold, config); the README documents each.
+THRESHOLDS = {
+    # A layer whose gradient is this many times smaller than the largest gradient downstream of it (nearer the output).
+    "ratio": 1e-3,
+}
 DESCRIPTION = (f"a layer's relative gradient (||grad|| / ||weights||) is below vanishing.ratio "
-               f"({DEFAULT_THRESHOLDS['vanishing.ratio']:g}) x the largest one downstream of it; the early layers barely learn")
+               f"({THRESHOLDS['ratio']:g}) x the largest one downstream of it; the early layers barely learn")
 HINT = ("swap sigmoid/tanh for ReLU, use He/Xavier init, add normalisation or residual connections "
         "(try `gradscope compare`)")
 

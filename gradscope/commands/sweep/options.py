@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from gradscope.errors import GradscopeError
-from gradscope.settings import DEFAULT_THRESHOLDS
+from gradscope.rules import DEFAULT_THRESHOLDS
 from gradscope.commands.sweep import grid, halving
 
 MODES = ("grid", "range")
