@@ -28,10 +28,21 @@ def test_edge_of_the_start_factor(start, fires):
 
 
 def test_ending_above_chance_is_reported_after_enough_steps():
-    [f] = run([3.5] * 5 + [3.6] * 15, C32)
-    assert "worse than chance" in f.message and f.evidence["end"] == pytest.approx(3.6)
+    [f] = run([3.5] * 5 + [3.9] * 15, C32)  # 3.9 > 1.1 x ln 32 = 3.81
+    assert "worse than chance" in f.message and f.evidence["end"] == pytest.approx(3.9)
     assert run([3.5] * 5 + [3.4] * 15, C32) == []
-    assert run([3.5, 3.6, 3.6], C32) == []  # too few steps to say how it ends
+    assert run([3.5, 3.9, 3.9], C32) == []  # too few steps to say how it ends
+
+
+@pytest.mark.parametrize("end, fires", [(1.101 * math.log(32), True), (1.099 * math.log(32), False)])
+def test_edge_of_the_chance_margin(end, fires):
+    assert bool(run([3.5] * 5 + [end] * 15, C32)) is fires
+
+
+def test_a_classifier_that_learned_nothing_is_not_called_worse_than_chance():
+    # regression: deep_sigmoid (3 classes) ended at 1.11 against ln 3 = 1.0986, and a warning said "worse than
+    # chance, check the labels": batch noise around chance, which vanishing already explains
+    assert run([1.10] * 20 + [1.11] * 20, {"classes": 3}) == []
 
 
 def test_regression_against_the_target_moments():

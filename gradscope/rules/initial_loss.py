@@ -38,12 +38,17 @@ SEVERITY = "warning"
 THRESHOLDS = {
     # A step-0 loss this many times its natural scale (ln C for C classes; E[y^2] for MSE).
     "factor": 3.0,
+    # A regression ending above this many times Var(y) (what predicting the mean target would give).
     "end_factor": 10.0,
+    # A classifier ending above this many times ln C: one that learned nothing sits at ln C give or take the batch
+    # noise (a deep sigmoid net ends 1% above it), one whose logits are off scale sits well above.
+    "chance_margin": 1.1,
 }
 MIN_STEPS = 10
 MEANINGFUL_VARIANCE = 1e-3  # Var(y) / E[y^2] below this: the targets are a constant, their variance no yardstick
 DESCRIPTION = (f"the step-0 loss is above initial_loss.factor ({THRESHOLDS['factor']:g}) x its "
-               "natural scale (ln C for C classes, E[y^2] + 1 for MSE), or a classifier ends worse than chance, or a "
+               "natural scale (ln C for C classes, E[y^2] + 1 for MSE), or a classifier ends above "
+               f"initial_loss.chance_margin ({THRESHOLDS['chance_margin']:g}) x ln C, or a "
                "regression above initial_loss.end_factor x Var(y)")
 HINT_START = "scale down the last layer's init (or the logits), and normalise the inputs and targets"
 HINT = HINT_START  # the start's; a run that ends worse than chance gets HINT_END
@@ -69,7 +74,7 @@ def check(record: "RunRecord", thresholds: Mapping[str, float]) -> list[Finding]
     if len(losses) < MIN_STEPS or not all(map(math.isfinite, tail)):
         return []
     end = sum(tail) / k
-    if end_name == "chance" and end > end_scale:
+    if end_name == "chance" and end > threshold(thresholds, "initial_loss.chance_margin") * end_scale:
         message = f"after {len(losses)} steps the loss is {end:.3g} (mean of the last {k}), worse than chance: {what}"
         return [Finding(rule=ID, severity=SEVERITY, message=message, hint=HINT_END, evidence={**evidence, "end": end})]
     end_factor = threshold(thresholds, "initial_loss.end_factor")
