@@ -88,3 +88,16 @@ def test_logits_off_scale_at_step_0_come_before_the_units_they_kill():
     assert [f.rule for f in order_by_cause([dead, start], steps=40)] == ["initial_loss", "dead_units"]
     end = Finding(rule="initial_loss", severity="warning", message="m", evidence={"start": 3.5, "scale": 3.4, "end": 3.6})
     assert [f.rule for f in order_by_cause([end, dead], steps=40)] == ["dead_units", "initial_loss"]
+
+
+def test_frozen_update_ratios_in_the_vanishing_layers_are_its_symptoms():
+    # regression: deep_sigmoid warned `update_ratio` (0.0e+00 in layers 0, 2, 4, ...) beside `vanishing` in the same
+    # layers, as if a learning rate too low were a second cause
+    vanishing = Finding(rule="vanishing", severity="error", message="m", layer="0", evidence={"0": 1e-10, "2": 1e-8})
+    frozen = Finding(rule="update_ratio", severity="warning", message="m", layer="0", evidence={"0": 0.0, "2": 1e-9})
+    flat = finding("loss_not_decreasing", "warning")
+    out = order_by_cause([frozen, flat, vanishing], steps=40)
+    assert [(f.rule, f.severity) for f in out] == [("vanishing", "error"), ("loss_not_decreasing", "warning"),
+                                                    ("update_ratio", "info")]
+    elsewhere = Finding(rule="update_ratio", severity="warning", message="m", layer="5", evidence={"5": 2.0})
+    assert order_by_cause([elsewhere, vanishing], steps=40)[1].severity == "warning"  # another layer: its own cause

@@ -14,6 +14,10 @@ errors sends the user the wrong way (the old headline was five `unused` errors).
   gradient at all is cut off from the loss: that is a detached branch, still `unused`.) The frozen layers'
   `update_ratio` and the flat loss's `loss_not_decreasing` are its symptoms too.
 
+- Vanishing gradients explain frozen layers. When `vanishing` fired, an `update_ratio` finding whose layers are all
+  vanishing ones (their updates are tiny because their gradients are) is its symptom. (A flat loss is not: the
+  layers above still learn, and a flat loss has causes of its own.)
+
 - Init before learning rate. `divergence` normally outranks `exploding` (a learning rate too high blows up the
   gradients it then reports); but when the run was already off its scale before any update (exploding's depth or
   step-0-loss evidence, or `initial_loss` on the step-0 loss), the weights' scale is the root and `exploding` leads.
@@ -47,6 +51,7 @@ def order_by_cause(findings: list[Finding], steps: int) -> list[Finding]:
         root = "exploding"
     dead = [f for f in findings if f.rule == "dead_units"]
     dead_layer = bool(dead) and _zero_grad_unused(findings)  # dead enough to zero the gradients around it
+    vanishing = next((f for f in findings if f.rule == "vanishing" and f.severity != "info"), None)
     out = []
     for f in findings:
         if root and f.rule in EXPLAINED_BY_INSTABILITY:
@@ -55,6 +60,8 @@ def order_by_cause(findings: list[Finding], steps: int) -> list[Finding]:
             f = _symptom(f, f"dead units at {dead[0].layer}")
         elif dead_layer and f.rule in EXPLAINED_BY_DEAD_LAYER:
             f = _symptom(f, f"dead units at {dead[0].layer}")
+        elif vanishing and _explained_by_vanishing(f, vanishing):
+            f = _symptom(f, f"vanishing gradients at {vanishing.layer}")
         elif dead_layer and f.rule == "dead_units":
             f = replace(f, severity="error", message=f"{f.message}; the gradients around it are exactly 0")
         out.append(f)
@@ -77,6 +84,11 @@ def _rank(finding: Finding, rank: dict[str, int]) -> float:
 def _symptom(finding: Finding, cause: str) -> Finding:
     return replace(finding, severity="info", message=f"(a symptom of {cause}) {finding.message}",
                    evidence={**finding.evidence, "explained_by": cause})
+
+
+def _explained_by_vanishing(finding: Finding, vanishing: Finding) -> bool:
+    """Update ratios out of band only in layers whose gradients vanish (both findings' evidence keys are layers)."""
+    return finding.rule == "update_ratio" and bool(finding.evidence) and set(finding.evidence) <= set(vanishing.evidence)
 
 
 def _zero_grad_unused(findings: list[Finding]) -> bool:
