@@ -18,7 +18,7 @@ from rich.table import Table
 from rich.text import Text
 
 from gradscope.render.format import SEVERITY_STYLE
-from gradscope.render.panels import facts_panel
+from gradscope.render.panels import facts_panel, what_was_run
 from gradscope.table.numbers import decode_number, num, percent, sci
 
 BEST_DEFINITION = ("best: no error finding and no NaN/Inf under any seed first, then the lowest median final loss "
@@ -35,11 +35,9 @@ VERDICT_STYLE = {"ok": "", "diverged": "bold red", "failed": "bold red", "not_ap
 def header(report: dict[str, Any]) -> Panel:
     s, comparison = report["settings"], report["comparison"]
     seeds = comparison.get("seeds") or [s.get("seed")]
-    momentum = f", momentum {s['momentum']}" if s.get("optimizer") == "sgd" and s.get("momentum") else ""
     seed_text = f"seed {seeds[0]}" if len(seeds) == 1 else f"seeds {seeds[0]}..{seeds[-1]} ({len(seeds)} per variant)"
-    lines = [("model", s.get("model", "?")), ("data", s.get("data", "?")), ("loss", s.get("loss", "?")),
-             ("training", f"{s['optimizer']} lr {s['lr']:g}{momentum}, batch {s['batch_size']}, {s['steps']} steps, "
-                          f"{seed_text}, {s.get('device')}"),
+    lines = [*what_was_run(report, f"{s['optimizer']} lr {s['lr']:g}",
+                           f"batch {s['batch_size']}, {s['steps']} steps, {seed_text}, {s.get('device')}"),
              ("fairness", "every variant starts from the same initial weights and sees the same batches in the same "
                           "order under each seed")]
     return facts_panel(lines, f"gradscope compare: {report['source']}")

@@ -2,8 +2,19 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.panel import Panel
 from rich.table import Table
+
+
+def what_was_run(report: dict[str, Any], optimizer: str, training: str) -> list[tuple[str, str]]:
+    """The model, data and loss lines every view opens with, and its "training" line: `optimizer` (the optimizer and
+    its lr, followed here by the momentum when SGD has one) and then `training`, the view's own facts."""
+    s = report["settings"]
+    momentum = f", momentum {s['momentum']}" if s.get("optimizer") == "sgd" and s.get("momentum") else ""
+    return [("model", s.get("model", "?")), ("data", s.get("data", "?")), ("loss", s.get("loss", "?")),
+            ("training", f"{optimizer}{momentum}, {training}")]
 
 
 def facts_panel(lines: list[tuple[str, str]], title: str) -> Panel:

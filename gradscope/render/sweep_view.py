@@ -14,7 +14,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from gradscope.render.layout import Column, FittingTable
-from gradscope.render.panels import facts_panel
+from gradscope.render.panels import facts_panel, what_was_run
 from gradscope.table.numbers import decode_series, num, sci
 
 PLOT_WIDTH, PLOT_HEIGHT = 64, 12
@@ -167,10 +167,8 @@ def robustness(suggestion: dict[str, Any]) -> str:
 
 def header(report: dict[str, Any]) -> Panel:
     s, sweep = report["settings"], report["sweep"]
-    lines = [("model", s.get("model", "?")), ("data", s.get("data", "?")), ("loss", s.get("loss", "?"))]
-    momentum = f", momentum {s['momentum']}" if s.get("optimizer") == "sgd" and s.get("momentum") else ""
-    training = f"{s.get('optimizer')}{momentum}, batch {s.get('batch_size')}, seed {s.get('seed')}, {s.get('device')}"
-    lines.append(("training", training))
+    lines = what_was_run(report, str(s.get("optimizer")),
+                         f"batch {s.get('batch_size')}, seed {s.get('seed')}, {s.get('device')}")
     if sweep["mode"] == "grid" and sweep["schedule"]:
         rungs = ", then ".join(f"{r['keep']} to {r['horizon']} steps" for r in sweep["schedule"])
         lines.append(("grid", f"successive halving: {rungs}"))
