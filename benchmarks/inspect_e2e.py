@@ -38,9 +38,8 @@ def one(model: str, steps: int) -> dict:
     import pandas  # noqa: F401
     import torch  # noqa: F401
 
-    from gradscope.commands import inspect  # noqa: F401
     from gradscope.loading import load_problem
-    from gradscope.report.build import build_report, to_json
+    from gradscope.report.build import build_report, report_settings, to_json
     from gradscope.rules import diagnose
     from gradscope.settings import Settings
     from gradscope.runs.training import train
@@ -58,7 +57,7 @@ def one(model: str, steps: int) -> dict:
     record = train(problem, settings)
     t3 = time.perf_counter()
     record.findings = diagnose(record, settings.thresholds)
-    report = build_report("inspect", model, pipeline.report_settings(settings, problem), [record])
+    report = build_report("inspect", model, report_settings(settings, problem), [record])
     to_json(report)
     from rich.console import Console
 

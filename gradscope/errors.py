@@ -22,7 +22,3 @@ class GradscopeError(Exception):
 
     def __str__(self) -> str:
         return self.message if not self.fix else f"{self.message}\n  fix: {self.fix}"
-
-
-class RunInterrupted(Exception):
-    """Raised inside the library when the user pressed Ctrl-C; carries nothing, the partial result is kept by the caller."""

@@ -19,7 +19,6 @@ LOSSES = ("mse", "cross_entropy", "bce")
 # More steps than anyone trains in a diagnostic run; the bound keeps a typo from reaching torch as a 64-bit overflow.
 MAX_STEPS = 10**12
 DEVICES = ("auto", "cpu", "cuda")
-SEVERITIES = ("error", "warning", "info")
 
 
 

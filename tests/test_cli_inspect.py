@@ -106,3 +106,13 @@ def test_error_in_forward_at_step_k_keeps_the_steps_before(tmp_path):
     assert not gradscope_frames(result.output)
     run = _strict_json(tmp_path / "r.json")["runs"][0]
     assert run["steps_recorded"] == 3 and "step 3" in run["error"]
+
+
+def test_a_check_name_in_a_shared_config_ignore_does_not_break_inspect(tmp_path, monkeypatch):
+    """Regression: `[tool.gradscope] ignore = ["overfit"]` is meant for `check`; every other command rejected it
+    as an unknown rule id and exited 2."""
+    (tmp_path / "pyproject.toml").write_text('[tool.gradscope]\nignore = ["overfit", "update_ratio"]\n')
+    monkeypatch.chdir(tmp_path)
+    result = invoke("inspect", SAMPLES / "healthy_mlp.py", "--steps", "3")
+    assert result.exit_code == 0, result.output
+    assert "diagnosis" in result.output and "unknown rule" not in result.output

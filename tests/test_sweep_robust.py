@@ -163,3 +163,42 @@ def test_a_best_rate_next_to_a_diverging_one_is_not_picked():
     assert result.decision.best_lr == pytest.approx(0.625) and result.decision.lr == pytest.approx(0.25)
     assert result.robust_pick.rule == "margin" and result.robust_pick.unstable_lr == pytest.approx(1.5625)
     assert result.robust_pick.checks[-1].failed == () and len(result.robust_pick.checks[-1].losses) == 2
+
+
+def test_a_keyboard_interrupt_from_the_model_while_checking_another_data_order_stops_the_sweep(monkeypatch):
+    """Regression: the check on another data order trains a copy of the sweep's context; a KeyboardInterrupt the
+    model raised there set the copy's stop flag only, so the half-trained run counted as a full one, the report was
+    not marked interrupted and the pick 'trained on all 2 data orders'."""
+    import torch
+    from torch import nn
+
+    from gradscope.commands.sweep import orchestrate
+    from gradscope.commands.sweep.api import sweep_lr
+
+    class RaisesOnOrder2(nn.Linear):
+        armed = False
+        calls = 0
+
+        def forward(self, x):
+            if RaisesOnOrder2.armed and torch.is_grad_enabled():
+                RaisesOnOrder2.calls += 1
+                if RaisesOnOrder2.calls == 3:
+                    raise KeyboardInterrupt
+            return super().forward(x)
+
+    original = orchestrate._on_order
+
+    def armed(*args, **kwargs):
+        RaisesOnOrder2.armed = True
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(orchestrate, "_on_order", armed)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(512, 1, generator=gen)
+    y = 2 * x
+    batches = [(x[i:i + 32], y[i:i + 32]) for i in range(0, 512, 32)]
+    torch.manual_seed(0)
+    result = sweep_lr(RaisesOnOrder2(1, 1, bias=False), batches, nn.functional.mse_loss, eval_data=(x, y), steps=8,
+                      rungs=1, num=4, min_lr=0.01, max_lr=0.3)
+    assert RaisesOnOrder2.calls == 3  # the interrupt was raised inside the check on data order 2
+    assert result.interrupted

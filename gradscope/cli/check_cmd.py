@@ -69,7 +69,7 @@ def _check(flags: dict, check_flags: dict, config, thresholds, junit: str | None
     with stop_on_sigint(o.check_timeout(timeout)) as stop, step_progress(settings.steps, "checking", quiet) as on_step:
         outcome = gate_run.run_check(settings, options, on_step=on_step, should_stop=stop)
     out.print(summary(outcome.gate, _title(options.model, settings)))
-    print_annotations(fmt, outcome.gate.checks, outcome.findings, _model_file(options.model))
+    print_annotations(fmt, outcome.gate.checks, outcome.findings, o.model_file(options.model))
     junit_file = junit_output(junit, f"gradscope check {options.model}", outcome.gate.checks)
     written = write_outputs(outcome, settings,
                                      (junit_file, html_output(html, outcome.report)))  # after the view, as above
@@ -84,6 +84,3 @@ def _title(model: str, settings) -> str:
     return (f"gradscope check: {model} ({settings.optimizer} lr {settings.lr:g}, batch {settings.batch_size}, "
             f"{settings.steps} steps, seed {settings.seed}, {settings.device})")
 
-
-def _model_file(model: str) -> str:
-    return model.split(".py:")[0] + ".py" if ".py:" in model else model

@@ -18,7 +18,7 @@ def check_ci_options(junit: str | None, fmt: str) -> None:
 
 
 def junit_output(junit: str | None, suite: str, checks):
-    """--junit as an outputs.OutputFile, for report.files.write_outputs."""
+    """--junit as a report.files.OutputFile, for report.files.write_outputs."""
     from gradscope.gate.junit import to_junit_xml
     from gradscope.report.files import text_file
 

@@ -21,7 +21,7 @@ def check_html(path: str | None) -> None:
 
 
 def html_output(path: str | None, report: dict[str, Any]):
-    """--html as an outputs.OutputFile: the page is built only when it is written."""
+    """--html as a report.files.OutputFile: the page is built only when it is written."""
     from gradscope.report.files import text_file
 
     def page() -> str:

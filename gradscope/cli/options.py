@@ -57,7 +57,19 @@ def settings_from(flags: dict[str, Any], config: Path | None, thresholds: list[s
         flags["thresholds"] = dict(parse_threshold_flag(t) for t in thresholds)
     if flags.get("ignore") == []:
         flags["ignore"] = None
-    return resolve_with_command_keys(flags, config, base=base)[0]
+    settings = resolve_with_command_keys(flags, config, base=base)[0]
+    return without_check_names(settings)
+
+
+def without_check_names(settings):
+    """Settings whose `ignore` keeps only rule ids: a check name (`overfit`, from a config shared with `check`)
+    means something to `check` alone, and the other commands' diagnosis would reject it as an unknown rule."""
+    import dataclasses
+
+    from gradscope.gate.checks import CHECK_NAMES
+
+    rules_only = [i for i in settings.ignore if i not in CHECK_NAMES]
+    return settings if rules_only == list(settings.ignore) else dataclasses.replace(settings, ignore=rules_only)
 
 
 # The output options every command's settings carry. An output option that is not a setting (--junit, --plot)

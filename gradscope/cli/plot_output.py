@@ -20,7 +20,7 @@ def check_plot(path: str | None) -> None:
 
 
 def plot_output(path: str | None, report: dict[str, Any]):
-    """--plot as an outputs.OutputFile: the same curve as the text plot, drawn only when it is written."""
+    """--plot as a report.files.OutputFile: the same curve as the text plot, drawn only when it is written."""
     from gradscope.report.files import text_file
 
     def png() -> bytes:

@@ -16,7 +16,7 @@ class Outcome:
     report: dict[str, Any]
     records: list[Any]  # RunRecord, one per run (variant x seed; per watched model for `run`)
     problem: Any = None  # the loaded Problem, for follow-up runs that must not import the user's file again
-    gate: Any = None  # check and run: the gate.GateResult whose sections the report carries
+    gate: Any = None  # check and run: the gate.checks.GateResult whose sections the report carries
     comparison: Any = None  # compare: the comparison.Comparison ranking the variants
     not_run: list[str] = field(default_factory=list)  # compare: variants Ctrl-C kept from starting
     sweep: Any = None  # sweep-lr: the sweep's own result (orchestrate.SweepResult)

@@ -1,6 +1,6 @@
 """The baseline check: this run's per-layer gradient profile against a saved earlier report (a --json file).
 
-Per layer the profile is the median over steps of its finite gradient norms (summary.summarize_layer), which one
+Per layer the profile is the median over steps of its finite gradient norms (table.summaries.summarize_layer), which one
 spiky step does not move. The check fails when a layer's median moved by more than `factor` either way (default 10x:
 far outside run-to-run drift at a fixed seed, well inside what a detached branch, a lost residual connection or a
 changed initialisation does), when a layer had a gradient in one report and none in the other, or when a layer

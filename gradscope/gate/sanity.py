@@ -8,7 +8,7 @@
 
 All of them come from the recorded table (has_grad, grad_norm, update_norm), so they hold for any run the recorder
 saw, `check`'s own or a user's script under `run`. Failures name the parameters; a failure whose layer a muted
-finding names is excused (see gate.Excuses) and listed as such.
+finding names is excused (see gate.checks.Excuses) and listed as such.
 """
 
 from __future__ import annotations

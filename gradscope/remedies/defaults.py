@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Iterable
 
 from gradscope.remedies import parse_remedy
 from gradscope.remedies.base import Remedy
+from gradscope.rules.causes import initial_loss_at_step_0, zero_gradient_unused
 
 if TYPE_CHECKING:
     from gradscope.rules.finding import Finding
@@ -81,9 +82,9 @@ def default_remedies(findings: Iterable["Finding"], activations: set[str], optim
         # written without an exponent: the "+" of 1e+06 would join two remedies
         ids = ([f"lr:x{factor * k:.0f}" for k in (1, 3, 10)] + [other_optimizer] if factor is not None
                else ["lr:x0.1", "lr:x0.01", "clip:1.0"])
-    elif root == "initial_loss" and _at_step_0(findings):
+    elif root == "initial_loss" and initial_loss_at_step_0(findings):
         ids = ["init:default", "norm:input", "init:default+lr:x10", "init:xavier"]
-    elif root == "unused" and _zero_gradients(findings):
+    elif root == "unused" and zero_gradient_unused(findings):
         ids = ["init:default", "init:he", "init:xavier"]
     elif root == "spike":
         ids = ["lr:x0.1", "clip:1.0"]
@@ -108,12 +109,3 @@ def lr_factor(findings: list["Finding"], optimizer: str = "sgd") -> float | None
     factor = min(max(factor, LR_FACTOR_BOUNDS[0]), LR_FACTOR_BOUNDS[1])
     return float(f"{factor:.0e}")
 
-
-def _zero_gradients(findings: list["Finding"]) -> bool:
-    """True when an `unused` finding is about a parameter that had a gradient, exactly 0 at every step."""
-    return any(f.rule == "unused" and f.evidence.get("steps_with_grad", 0) > 0 for f in findings)
-
-
-def _at_step_0(findings: list["Finding"]) -> bool:
-    """True when initial_loss's finding is about the step-0 loss (its evidence has no "end")."""
-    return any(f.rule == "initial_loss" and "end" not in f.evidence for f in findings)

@@ -50,7 +50,7 @@ def order_by_cause(findings: list[Finding], steps: int) -> list[Finding]:
     if root == "divergence" and _off_scale_at_init(findings):
         root = "exploding"
     dead = [f for f in findings if f.rule == "dead_units"]
-    dead_layer = bool(dead) and _zero_grad_unused(findings)  # dead enough to zero the gradients around it
+    dead_layer = bool(dead) and zero_gradient_unused(findings)  # dead enough to zero the gradients around it
     vanishing = next((f for f in findings if f.rule == "vanishing" and f.severity != "info"), None)
     out = []
     for f in findings:
@@ -91,12 +91,18 @@ def _explained_by_vanishing(finding: Finding, vanishing: Finding) -> bool:
     return finding.rule == "update_ratio" and bool(finding.evidence) and set(finding.evidence) <= set(vanishing.evidence)
 
 
-def _zero_grad_unused(findings: list[Finding]) -> bool:
+def zero_gradient_unused(findings: list[Finding]) -> bool:
+    """An `unused` finding about a parameter that had a gradient, exactly 0 at every step (not a detached one)."""
     return any(f.rule == "unused" and f.evidence.get("steps_with_grad", 0) > 0 for f in findings)
 
 
 def _off_scale_at_init(findings: list[Finding]) -> bool:
     """True when the findings show a net already off its scale at step 0 (see the module docstring)."""
     exploded = any(f.rule == "exploding" and {"depth_ratio", "start_loss"} & set(f.evidence) for f in findings)
-    started_high = any(f.rule == "initial_loss" and "end" not in f.evidence for f in findings)
+    started_high = initial_loss_at_step_0(findings)
     return exploded or (started_high and any(f.rule == "exploding" for f in findings))
+
+
+def initial_loss_at_step_0(findings: list[Finding]) -> bool:
+    """An `initial_loss` finding about the step-0 loss (its evidence has no "end"), not about how the run ended."""
+    return any(f.rule == "initial_loss" and "end" not in f.evidence for f in findings)

@@ -2,7 +2,7 @@
 code; the callers read the losses back when they choose.
 
 Every loop that trains goes through `training_steps`: inspect/compare/check (training.train, one read per step), the
-sweep's grid rungs (sweep/runs, one read per block of CHECK_EVERY steps) and the range test (range_test.run_ramp, a
+sweep's grid rungs (commands/sweep/runs, one read per block of CHECK_EVERY steps) and the range test (range_test.run_ramp, a
 new lr each step). So a stop request (Ctrl-C, SIGTERM, --timeout) between steps, the move of each batch to the
 device, zeroing the gradients, a KeyboardInterrupt raised inside the user's code, and the attribution of the user's
 errors (user_step: the step, what was running, a fix; CUDA out of memory as a message) are written once. What

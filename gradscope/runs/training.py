@@ -24,9 +24,7 @@ from torch import nn
 from gradscope.errors import GradscopeError
 from gradscope.table.record import RunRecord
 from gradscope.recording.watch import watch
-from gradscope.runs.loop import (  # noqa: F401 (re-exported: the step helpers lived here)
-    LoopEnd, UserStepError, check_same_parameters, no_grad_fn, step_fix, to_device, train_step, training_steps,
-    user_step)
+from gradscope.runs.loop import LoopEnd, training_steps
 from gradscope.settings import Settings
 
 StepCallback = Callable[[int, float], None]

@@ -5,7 +5,7 @@
 runner.py runs the script as `__main__` and says how it ended; discovery.py finds the models from the optimizers the
 script creates; session.py installs the global hooks and arms the --max-steps stop; recorders.py, amp.py and
 distributed.py handle DDP's averaged gradients, GradScaler's scaling and skipped steps, and ranks; commands/run.py
-ties them into a report. Importing this package imports torch.
+ties them into a report. watch_script is loaded on first use, so importing this package imports no torch.
 """
 
 from typing import Any

@@ -287,6 +287,8 @@ def _on_order(ctx: Context, lr: float, k: int, horizon: int) -> GridRun:
     run = GridRun(lr, f"lr={lr:.2e} order {k + 1}")
     advance(run, reordered, horizon)
     ctx.steps_done = reordered.steps_done
+    if run.interrupted:  # the model raised KeyboardInterrupt: the copy heard it, the sweep must stop too
+        ctx.should_stop = lambda: True
     return run
 
 

@@ -17,7 +17,6 @@ from typing import Any, Callable, Sequence
 import torch
 from torch import nn
 
-from gradscope.errors import GradscopeError
 from gradscope.table.record import RunRecord
 from gradscope.commands.sweep.range_test import CHECK_EVERY
 from gradscope.runs.state import RunState, load_model_state
