@@ -221,3 +221,18 @@ def test_every_progress_bar_runs_on_a_terminal(command, tiny, monkeypatch):
     result = CliRunner().invoke(app, [command, tiny, *extra], env={"COLUMNS": "120"})
     assert result.exit_code in (0, 1), result.output  # check may fail its gate on a 3-step run; it must not crash
     assert "Traceback" not in result.output
+
+
+def test_a_progress_bar_whose_plan_grows_keeps_its_total_at_least_the_steps_done():
+    """Regression: sweep-lr's bar showed 449/400 when the robust pick checked a second candidate."""
+    from rich.progress import Progress
+
+    from gradscope.cli.progress import StepProgress
+
+    with Progress(disable=True) as progress:
+        task = progress.add_task("sweeping", total=400, loss="-")
+        bar = StepProgress(progress, task, 400)
+        bar(399, 1.0)
+        assert progress.tasks[0].total == 400
+        bar(448, 0.5)
+        assert progress.tasks[0].total == 449 and progress.tasks[0].completed == 449

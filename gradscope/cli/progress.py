@@ -17,7 +17,10 @@ class StepProgress:
 
     def __call__(self, step: int, loss: float) -> None:
         if self._progress is not None:
-            self._progress.update(self._task, completed=step + 1, loss=f"{loss:.4g}")
+            # A plan can grow while it runs (sweep-lr checks a second candidate on another data order, or extends its
+            # grid): the bar's total follows, rather than showing 449/400.
+            self._total = max(self._total, step + 1)
+            self._progress.update(self._task, completed=step + 1, total=self._total, loss=f"{loss:.4g}")
 
     def new_run(self, variant: str, seed: int) -> None:
         if self._progress is not None:
