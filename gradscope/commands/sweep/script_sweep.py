@@ -62,6 +62,9 @@ class Runner:
             self.stopped = True
             return None
         result, self.stopped = run_child(self.target, plan, horizon, self.nproc, self.should_stop)
+        if self.stopped:  # cut short by Ctrl-C or --timeout: its partial run scores nothing
+            self.steps += len(result.losses)
+            return None
         _refuse(result)
         if not self.results and not result.losses and not self.stopped:
             raise failure(result)  # no step at all: not the rate's doing (it only acts from the first step on)
