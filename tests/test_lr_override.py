@@ -124,3 +124,32 @@ def test_ramp_closed_form():
     plan = LrPlan(ramp=(1e-4, 1.0, 5))
     assert [plan.at(i) for i in range(6)] == pytest.approx([1e-4 * 1e4 ** (i / 4) for i in range(5)] + [1.0])
     assert math.isclose(plan.at(2), 1e-2)
+
+
+def test_run_lr_trains_the_script_at_that_rate_with_its_schedule(tmp_path):
+    import json
+    from pathlib import Path
+
+    from typer.testing import CliRunner
+
+    from gradscope.cli import app
+
+    script = Path(__file__).parent / "scripts" / "linreg_train.py"
+    result = CliRunner().invoke(app, ["run", "--max-steps", "5", "--lr", "0.02", "--json", str(tmp_path / "r.json"),
+                                      str(script), "--groups", "--log-dir", str(tmp_path)], env={"COLUMNS": "120"})
+    assert result.exit_code == 0, result.output
+    log = json.loads((tmp_path / "0.02.json").read_text())  # named by the rate the script's optimizer has
+    warm = [min(1.0, (s + 1) / 4) for s in range(5)]
+    assert [g[0] for g in log["lrs"]] == pytest.approx([0.02 * w for w in warm])
+    assert [g[1] for g in log["lrs"]] == pytest.approx([0.002 * w for w in warm])  # the script's 1:10 ratio kept
+    settings = json.loads((tmp_path / "r.json").read_text())["settings"]
+    assert settings["lr"] == 0.02 and settings["script_lr"] == 0.05
+
+
+def test_run_lr_must_be_positive():
+    from typer.testing import CliRunner
+
+    from gradscope.cli import app
+
+    result = CliRunner().invoke(app, ["run", "--lr", "-1", "train.py"])
+    assert result.exit_code == 2 and "--lr must be a positive number" in result.output
