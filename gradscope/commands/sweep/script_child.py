@@ -22,7 +22,9 @@ import sys
 STATS_EVERY = 10**9
 
 
-def parse(argv: list[str]) -> argparse.Namespace:
+def parse(argv: list[str]) -> tuple[argparse.Namespace, str, list[str]]:
+    """(our options, the script, its arguments): split at the first "--", so the script's own "--" stays its own."""
+    split = argv.index("--")
     parser = argparse.ArgumentParser(prog="script_child")
     parser.add_argument("--result", required=True)
     parser.add_argument("--records", required=True)
@@ -31,9 +33,7 @@ def parse(argv: list[str]) -> argparse.Namespace:
     plan.add_argument("--lr", type=float)
     plan.add_argument("--ramp", type=float, nargs=3)
     parser.add_argument("-m", dest="module", action="store_true")
-    parser.add_argument("script")
-    parser.add_argument("args", nargs=argparse.REMAINDER)
-    return parser.parse_args(argv)
+    return parser.parse_args(argv[:split]), argv[split + 1], argv[split + 2:]
 
 
 def main(argv: list[str]) -> int:
@@ -43,10 +43,9 @@ def main(argv: list[str]) -> int:
     from gradscope.scriptwatch.runner import ScriptTarget
     from gradscope.settings import Settings
 
-    ns = parse(argv)
-    args = ns.args[1:] if ns.args[:1] == ["--"] else ns.args
+    ns, script, args = parse(argv)
     plan = LrPlan(rate=ns.lr) if ns.lr is not None else LrPlan(ramp=(ns.ramp[0], ns.ramp[1], int(ns.ramp[2])))
-    target = ScriptTarget(ns.script, tuple(args), ns.module)
+    target = ScriptTarget(script, tuple(args), ns.module)
     try:
         with overridden(plan) as log:
             outcome = watch_script(target, Settings(stats_every=STATS_EVERY), ns.max_steps)

@@ -38,6 +38,12 @@ def sweep_training_script(target: ScriptTarget, settings, options: SweepOptions,
         result.notes.append(f"the script is not deterministic: its step-0 loss, which no rate can change, differs "
                             f"between runs ({min(starts):.4g} to {max(starts):.4g}); the comparison between rates "
                             "carries that noise (fix: seed the script, e.g. torch.manual_seed(0))")
+    short = sorted({(len(r.losses), r.horizon) for r in runner.results
+                    if r.ended == "finished" and len(r.losses) < r.horizon})
+    if short:
+        result.notes.append(f"the script finished after {short[0][0]} steps, before the horizon of {short[0][1]}: "
+                            "those runs are scored on their last steps (raise the script's own step or epoch "
+                            "count, or lower --max-steps)")
     report = script_report(target, settings, options, nproc, runner, result, starts, deterministic)
     return Outcome(report, records, sweep=result, stopped=result.interrupted)
 
@@ -57,6 +63,8 @@ def script_report(target: ScriptTarget, settings, options: SweepOptions, nproc: 
               "num": options.points, "min_lr": options.min_lr, "max_lr": options.max_lr, "seeds": None,
               "nproc_per_node": nproc, "thresholds": settings.thresholds, "ignore": list(settings.ignore)}
     suggested = suggestion(result)
+    # scoring's reasons speak of a model sweep's evaluation set; a script's score is its own training loss
+    suggested["reason"] = suggested["reason"].replace("evaluation loss", "training loss (its last steps)")
     pick = suggested.get("lr")
     script = {"target": target.name, "module": target.module, "args": list(target.args), "nproc_per_node": nproc,
               "reference_lr": reference, "group_lrs": first.constructed if first else [],
