@@ -31,7 +31,7 @@ Target = Annotated[str, typer.Argument(
     help="Model file: PATH.py or PATH.py:NAME; with --max-steps, a training script (with -m, a module name).",
     metavar="MODEL|SCRIPT")]
 ScriptArgs = Annotated[Optional[list[str]], typer.Argument(
-    help="With --max-steps: arguments for the script, passed on unchanged.", metavar="[ARGS]", show_default=False)]
+    help="With --max-steps: arguments for the script, passed on unchanged.", metavar="ARGS", show_default=False)]
 MaxSteps = Annotated[Optional[int], typer.Option(
     "--max-steps", help="Sweep a training script: the horizon in its optimizer steps (as `gradscope run` counts "
                         "them). Goes before the script; what follows the script is the script's.")]

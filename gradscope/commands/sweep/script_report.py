@@ -38,6 +38,9 @@ def sweep_training_script(target: ScriptTarget, settings, options: SweepOptions,
         result.notes.append(f"the script is not deterministic: its step-0 loss, which no rate can change, differs "
                             f"between runs ({min(starts):.4g} to {max(starts):.4g}); the comparison between rates "
                             "carries that noise (fix: seed the script, e.g. torch.manual_seed(0))")
+    for run in result.runs:
+        if run.error and run.child is not None and run.child.ended == "crashed":
+            result.notes.append(f"the script raised at lr {run.lr:.1e} (counted as diverged): {run.error}")
     short = sorted({(len(r.losses), r.horizon) for r in runner.results
                     if r.ended == "finished" and len(r.losses) < r.horizon})
     if short:
