@@ -199,7 +199,8 @@ def header(report: dict[str, Any]) -> Panel:
     cost = sweep["cost"]
     ratio = f", {cost['vs_range_test']:.1f}x a {cost['range_test_steps']}-step range test" \
         if sweep["mode"] == "grid" and cost.get("vs_range_test") else ""
-    lines.append(("cost", f"{cost['steps']} training steps{ratio}, {cost['seconds']:.1f} s"))
+    runs = f" in {cost['runs']} runs of the script" if cost.get("runs") else ""
+    lines.append(("cost", f"{cost['steps']} training steps{runs}{ratio}, {cost['seconds']:.1f} s"))
     return facts_panel(lines, f"gradscope sweep-lr ({sweep['mode']}): {report['source']}")
 
 

@@ -8,7 +8,7 @@ import math
 from typing import Any, Callable
 
 from gradscope.commands.sweep.options import SweepOptions
-from gradscope.commands.sweep.script_sweep import Runner, step0_spread, sweep_script, window
+from gradscope.commands.sweep.script_sweep import Runner, ramp_steps, step0_spread, sweep_script, window
 from gradscope.scriptwatch.runner import ScriptTarget, check_target
 
 NOT_CONTROLLED = ("the script's data order, initial weights and dropout: gradscope runs the script as it is, so each "
@@ -79,6 +79,10 @@ def script_report(target: ScriptTarget, settings, options: SweepOptions, nproc: 
     report = build_report("sweep-lr", target.shown, public, result.records, sweep=sweep_section(result),
                           suggestion=suggested, script=script)
     report["interrupted"] = report["interrupted"] or result.interrupted
+    cost = report["sweep"]["cost"]  # a script's range test is min(N, 100) steps long, not the model sweep's 100
+    cost["range_test_steps"] = ramp_steps(options)
+    cost["vs_range_test"] = cost["steps"] / cost["range_test_steps"]
+    cost["runs"] = len(runner.results)  # each one a start of the script
     if not math.isfinite(report["sweep"]["initial_eval_loss"] or math.nan):
         report["sweep"]["initial_eval_loss"] = None
     return report
