@@ -130,6 +130,9 @@ def test_accumulation_counts_optimizer_steps_and_the_loss_of_both_micro_batches(
     assert result.exit_code == 0, result.output
     report = json.loads((folder / "lr.json").read_text())
     assert report["sweep"]["bracket"] is not None and report["sweep"]["range_test"] is not None
+    cost, rates = report["sweep"]["cost"], len(report["sweep"]["table"])  # 3, or more when the grid was extended
+    assert rates >= 3 and cost["runs"] == 1 + rates and cost["range_test_steps"] == 10
+    assert cost["steps"] == 10 + 10 * rates  # the ramp's 10 steps (all run; the analysis cuts at divergence), --rungs 1
     for row, run in zip(report["sweep"]["table"], report["runs"]):
         log = json.loads((folder / f"{row['lr']:.6g}.json").read_text())
         assert len(log["lrs"]) == 10 and run["steps_recorded"] == 10  # steps, not the 20 backward passes
