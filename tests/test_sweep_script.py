@@ -223,3 +223,45 @@ def test_two_models_playing_against_each_other_are_refused(tmp_path):
         "    og.zero_grad(); (-d(g(z))).mean().backward(); og.step()\n")
     result = invoke("--max-steps", 4, "--num", 3, "--min-lr", 0.01, "--max-lr", 0.1, script)
     assert result.exit_code == 2 and "trains 2 models" in result.output
+
+
+def test_ctrl_c_stops_the_running_script_and_reports_what_finished(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = tmp_path / "slow.py"
+    script.write_text(
+        "import os, sys, time, torch\n"
+        "model = torch.nn.Linear(2, 1)\n"
+        "opt = torch.optim.SGD(model.parameters(), lr=0.1)\n"
+        "for step in range(100000):\n"
+        "    opt.zero_grad(); model(torch.ones(4, 2)).pow(2).mean().backward(); opt.step(); time.sleep(0.01)\n"
+        "    if step == 2:\n"
+        "        with open(sys.argv[1] + '.tmp', 'w') as f:\n"
+        "            f.write(f'{os.getpid()}\\n{os.getcwd()}')\n"
+        "        os.replace(sys.argv[1] + '.tmp', sys.argv[1])\n")
+    where = tmp_path / "where.txt"
+    parent = subprocess.Popen([sys.executable, "-m", "gradscope", "sweep-lr", "--max-steps", "1000000", "--num", "3",
+                               "--rungs", "1", "--min-lr", "0.01", "--max-lr", "0.1", "--json",
+                               str(tmp_path / "lr.json"), str(script), str(where)], stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "120"})
+    try:
+        for _ in range(1200):  # until the first run of the script has taken its third step (2 minutes at most)
+            if where.exists() or parent.poll() is not None:
+                break
+            time.sleep(0.1)
+        parent.send_signal(signal.SIGINT)  # Ctrl-C
+        out, err = parent.communicate(timeout=120)
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+    assert parent.returncode == 130, out + err
+    report = json.loads((tmp_path / "lr.json").read_text())
+    assert report["interrupted"] and report["suggestion"]["status"] == "inconclusive"
+    pid, cwd = where.read_text().splitlines()
+    with pytest.raises(ProcessLookupError):
+        os.kill(int(pid), 0)  # the script's process is gone
+    assert not os.path.exists(cwd)  # and its temporary working folder with it
