@@ -152,13 +152,15 @@ def test_the_range_test_ramps_the_scripts_rate(accumulated):
     assert "range test of the script" in result.output
 
 
-def test_step0_losses_that_differ_say_the_script_is_not_seeded(tmp_path):
+def test_step0_losses_that_differ_say_the_script_is_not_seeded(tmp_path, monkeypatch):
+    monkeypatch.chdir(SCRIPTS)  # -m finds the module from the working directory, as python -m does
     result = invoke("--max-steps", 4, "--num", 3, "--rungs", 1, "--min-lr", 0.01, "--max-lr", 0.05,
-                    "--json", tmp_path / "lr.json", LINREG, "--unseeded")
+                    "--json", tmp_path / "lr.json", "-m", "linreg_train", "--unseeded")
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "lr.json").read_text())
     assert report["script"]["deterministic"] is False and len(set(report["script"]["step0_losses"])) > 1
     assert "not deterministic" in result.output and "seed the script" in result.output
+    assert report["source"] == "-m linreg_train --unseeded" and report["script"]["module"] is True
 
 
 # -- DDP ------------------------------------------------------------------------------------------------------------
