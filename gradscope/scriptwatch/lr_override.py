@@ -62,9 +62,14 @@ class LrLog:
 
 def _as_float(value) -> float:
     try:
-        result = float(value)
+        return float(value)
     except (TypeError, ValueError, RuntimeError):
-        result = math.nan
+        return math.nan
+
+
+def _reference(value) -> float:
+    """The first group's rate, which every other is scaled against: it must be a positive number."""
+    result = _as_float(value)
     if not (math.isfinite(result) and result > 0):
         raise GradscopeError(f"the script's optimizer has learning rate {value!r}: no rate to scale from",
                              fix="give the optimizer a positive lr in the script (or its arguments)")
@@ -90,7 +95,7 @@ class _Override:
     def on_created(self, optimizer: torch.optim.Optimizer) -> None:
         lrs = [_as_float(g.get("lr")) for g in optimizer.param_groups]
         if self.log.reference is None and lrs:
-            self.log.reference, self.first = lrs[0], optimizer
+            self.log.reference, self.first = _reference(optimizer.param_groups[0].get("lr")), optimizer
         if self.log.reference is None:
             return
         self.log.constructed.append(lrs)
