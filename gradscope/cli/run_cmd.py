@@ -26,6 +26,9 @@ MaxSteps = Annotated[Optional[int], typer.Option(
                                "evaluation, a save) still runs; its finally blocks run.")]
 StatsEvery = Annotated[Optional[int], typer.Option(
     "--stats-every", help="Take parameter/update norms and activation statistics every k steps. [default: 16]")]
+RunLr = Annotated[Optional[float], typer.Option(
+    "--lr", help="Train at this learning rate: every param group of the script's optimizers is scaled by LR / the "
+                 "rate of its first optimizer's first group, so the ratios and the script's schedule are kept.")]
 Module = Annotated[bool, typer.Option("-m", "--module", help="SCRIPT is a module name, run like python -m.")]
 
 # Stop parsing at SCRIPT: what follows belongs to the script, even options gradscope also has (--config, -q).
@@ -34,7 +37,7 @@ SCRIPT_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True, "allow_
 
 @app.command(context_settings=SCRIPT_ARGS)
 def run(
-    script: Script, args: ScriptArgs = None, max_steps: MaxSteps = None, module: Module = False,
+    script: Script, args: ScriptArgs = None, max_steps: MaxSteps = None, module: Module = False, lr: RunLr = None,
     json: o.Json = None, csv: o.Csv = None, html: o.Html = None, config: o.Config = None,
     stats_every: StatsEvery = None,
     threshold: o.Threshold = None, ignore: o.Ignore = None, fail_on: o.FailOn = None, junit: o.Junit = None,
@@ -50,11 +53,13 @@ def run(
     """
     flags = dict(json=json, csv=csv, stats_every=stats_every, ignore=ignore, fail_on=fail_on)
     ci = (junit, format, html)
-    guarded(lambda: _run(script, tuple(args or ()), module, max_steps, flags, config, threshold, ci, quiet, timeout))
+    guarded(lambda: _run(script, tuple(args or ()), module, max_steps, flags, config, threshold, ci, quiet, timeout,
+                         lr))
 
 
 def _run(script: str, args: tuple[str, ...], module: bool, max_steps, flags: dict, config, thresholds,
-         ci: tuple[str | None, str, str | None], quiet: bool, timeout: float | None = None) -> int:
+         ci: tuple[str | None, str, str | None], quiet: bool, timeout: float | None = None,
+         lr: float | None = None) -> int:
     from gradscope.errors import GradscopeError
     from gradscope.render.script_view import script_view
     from gradscope.rules import validate_rule_ids
@@ -62,6 +67,8 @@ def _run(script: str, args: tuple[str, ...], module: bool, max_steps, flags: dic
 
     junit, fmt, html = ci
     check_ci_options(junit, fmt)
+    if lr is not None and not (lr > 0 and lr != float("inf")):
+        raise GradscopeError(f"--lr must be a positive number, got {lr!r}", fix="e.g. --lr 3e-4")
     from gradscope.settings import LONG_RUN_STATS_EVERY, Settings
 
     # A script's training run can be long: statistics every 16th step unless --stats-every or a config says otherwise.
@@ -73,7 +80,7 @@ def _run(script: str, args: tuple[str, ...], module: bool, max_steps, flags: dic
     from gradscope.runs.interrupts import signals_as_ctrl_c
 
     with signals_as_ctrl_c(o.check_timeout(timeout)):  # SIGTERM, SIGHUP, --timeout: as Ctrl-C in the script
-        outcome = watch_script(ScriptTarget(script, args, module), settings, max_steps)
+        outcome = watch_script(ScriptTarget(script, args, module), settings, max_steps, lr)
     if outcome.ending.traceback:  # on every rank, as Python itself would print it
         err.print(outcome.ending.traceback, markup=False, highlight=False, soft_wrap=True)
     if not outcome.reporting:

@@ -17,14 +17,20 @@ from gradscope.scriptwatch.session import Session, WatchOptions
 from gradscope.settings import Settings
 
 
-def watch_script(target: ScriptTarget, settings: Settings, max_steps: int | None = None) -> Outcome:
+def watch_script(target: ScriptTarget, settings: Settings, max_steps: int | None = None,
+                 lr: float | None = None) -> Outcome:
+    """Run the script under a watch session; with `lr`, its optimizers train at that rate (scriptwatch/lr_override:
+    every param group scaled by lr / the first group's own rate, its schedule kept, scaled)."""
+    from contextlib import nullcontext
+
     from gradscope.report.build import build_report
     from gradscope.rules import diagnose
+    from gradscope.scriptwatch.lr_override import LrPlan, overridden
 
     check_target(target)
     session = Session(WatchOptions(max_steps=max_steps, stats_every=settings.stats_every))
     started = time.perf_counter()
-    with session.installed():
+    with overridden(LrPlan(rate=lr)) if lr is not None else nullcontext() as log, session.installed():
         ending = run_as_main(target)
     if ending.stop_error is not None:
         raise ending.stop_error
@@ -32,7 +38,8 @@ def watch_script(target: ScriptTarget, settings: Settings, max_steps: int | None
     records = _records(session, ending, seconds)
     for record in records:
         record.findings = diagnose(record, settings.thresholds, settings.ignore)
-    report_settings = {"max_steps": max_steps, "stats_every": settings.stats_every, "fail_on": settings.fail_on}
+    report_settings = {"max_steps": max_steps, "stats_every": settings.stats_every, "fail_on": settings.fail_on,
+                       "lr": lr, "script_lr": log.reference if log is not None else None}
     report = build_report("run", target.shown, report_settings, records,
                           script=_script_section(target, session, ending, seconds))
     report["interrupted"] = ending.how == INTERRUPTED  # also with no step recorded (no run to carry the flag)

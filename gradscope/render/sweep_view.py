@@ -96,7 +96,7 @@ def grid_plot(sweep: dict[str, Any], suggestion: dict[str, Any]) -> Panel:
                  title_align="left")
 
 
-def grid_table(sweep: dict[str, Any], suggestion: dict[str, Any]) -> FittingTable:
+def grid_table(sweep: dict[str, Any], suggestion: dict[str, Any], initial: str = "initial evaluation loss") -> FittingTable:
     """One row per learning rate; a narrow console loses max |g|, then regret, then the rung losses (never the lr)."""
     rungs = [f"loss@{r['horizon']}" for r in sweep["schedule"]]
     columns = [Column("lr", "left"), *(Column(name) for name in rungs), Column("eval loss"), Column("regret"),
@@ -111,7 +111,7 @@ def grid_table(sweep: dict[str, Any], suggestion: dict[str, Any]) -> FittingTabl
         rows.append([f"{r['lr']:.2e}{tag}", *[num(v) for v in r["rung_losses"]], num(r["eval_loss"]),
                      num(r["regret"]) if r["regret"] is not None else "-", diverged, sci(r["max_grad_norm"]),
                      "\n".join(dict.fromkeys(r["findings"])) or "-"])  # one id a line: ids are never split
-    return FittingTable(f"learning rates (initial evaluation loss {num(sweep['initial_eval_loss'])})", columns, rows,
+    return FittingTable(f"learning rates ({initial} {num(sweep['initial_eval_loss'])})", columns, rows,
                         (("max |g|",), ("regret",), tuple(rungs)), styles)
 
 
@@ -130,21 +130,38 @@ def blowups(sweep: dict[str, Any]) -> Text | None:
                 "or grew 100x):\n" + "\n".join(lines))
 
 
-def answer(suggestion: dict[str, Any], source: str, mode: str) -> Panel:
+def answer(suggestion: dict[str, Any], source: str, mode: str, script: dict[str, Any] | None = None) -> Panel:
     if suggestion["status"] != "ok":
         body = Text(suggestion["reason"], style="yellow")
-        body.append(f"\n→ the gradients are the problem, not the learning rate: try `gradscope compare {source}` "
-                    f"(remedies side by side) or `gradscope inspect {source}`", style="italic")
+        if script is not None:
+            body.append(f"\n→ see how the script's gradients behave: `gradscope run --max-steps N {source}`",
+                        style="italic")
+        else:
+            body.append(f"\n→ the gradients are the problem, not the learning rate: try `gradscope compare {source}` "
+                        f"(remedies side by side) or `gradscope inspect {source}`", style="italic")
         return Panel(body, title="learning rate: inconclusive", title_align="left", border_style="yellow")
     if mode == "range":
         cands = ", ".join(f"{k} {v:.1e}" for k, v in suggestion["candidates"].items())
         body = Text.assemble(("candidates: ", "bold"), cands, "\n", suggestion["reason"])
+        body.append(script_scale(suggestion["lr"], script))
         return Panel(body, title=f"learning rate (preview): {suggestion['lr']:.1e}", title_align="left")
     body = Text.assemble(("pick ", "bold"), f"{suggestion['lr']:.2e}   ", ("fast ", "bold"),
                          f"{suggestion['fast_lr']:.2e} (the largest lr within 5% of the best drop)\n",
                          suggestion["reason"])
+    body.append(script_scale(suggestion["lr"], script))
     body.append(robustness(suggestion))
     return Panel(body, title=f"learning rate: {suggestion['lr']:.2e}", title_align="left", border_style="green")
+
+
+def script_scale(lr: float, script: dict[str, Any] | None) -> str:
+    """For a swept script: the pick as the rate to give the script, and as a multiple of the script's own rate."""
+    if script is None or not script.get("reference_lr"):
+        return ""
+    ref = script["reference_lr"]
+    groups = [lrs for lrs in script.get("group_lrs") or []]
+    other = " (its other param groups and optimizers keep their ratios to it)" if sum(map(len, groups)) > 1 else ""
+    return (f"\ngive the script lr {lr:.2e}: {lr / ref:.3g}x its own {ref:.2e}, the first param group of its first "
+            f"optimizer{other}")
 
 
 def robustness(suggestion: dict[str, Any]) -> str:
@@ -166,16 +183,24 @@ def robustness(suggestion: dict[str, Any]) -> str:
 
 
 def header(report: dict[str, Any]) -> Panel:
-    s, sweep = report["settings"], report["sweep"]
-    lines = what_was_run(report, str(s.get("optimizer")),
-                         f"batch {s.get('batch_size')}, seed {s.get('seed')}, {s.get('device')}")
+    s, sweep, script = report["settings"], report["sweep"], report.get("script")
+    if script is not None:
+        ref = f"{script['reference_lr']:.2e}" if script.get("reference_lr") else "?"
+        procs = script["nproc_per_node"]
+        lines = what_was_run(report, str(s.get("optimizer")),
+                             f"the script's own lr {ref}, {procs} process{'es' if procs > 1 else ''} a run; "
+                             f"every run a fresh process from the script's start")
+    else:
+        lines = what_was_run(report, str(s.get("optimizer")),
+                             f"batch {s.get('batch_size')}, seed {s.get('seed')}, {s.get('device')}")
     if sweep["mode"] == "grid" and sweep["schedule"]:
         rungs = ", then ".join(f"{r['keep']} to {r['horizon']} steps" for r in sweep["schedule"])
         lines.append(("grid", f"successive halving: {rungs}"))
     cost = sweep["cost"]
     ratio = f", {cost['vs_range_test']:.1f}x a {cost['range_test_steps']}-step range test" \
         if sweep["mode"] == "grid" and cost.get("vs_range_test") else ""
-    lines.append(("cost", f"{cost['steps']} training steps{ratio}, {cost['seconds']:.1f} s"))
+    runs = f" in {cost['runs']} runs of the script" if cost.get("runs") else ""
+    lines.append(("cost", f"{cost['steps']} training steps{runs}{ratio}, {cost['seconds']:.1f} s"))
     return facts_panel(lines, f"gradscope sweep-lr ({sweep['mode']}): {report['source']}")
 
 
@@ -188,13 +213,17 @@ def sweep_view(report: dict[str, Any]) -> Group:
         if blow:
             parts.append(Text(f"at the divergence onset, layer {blow['layer']}'s gradient blew up first "
                               f"(step {blow['step']})"))
+    script = report.get("script")
     if sweep["mode"] == "grid" and sweep["table"]:
-        parts += [grid_table(sweep, suggestion), grid_plot(sweep, suggestion)]
+        initial = "step-0 training loss" if script is not None else "initial evaluation loss"
+        parts += [grid_table(sweep, suggestion, initial), grid_plot(sweep, suggestion)]
         blow = blowups(sweep)
         if blow is not None:
             parts.append(blow)
     parts += [Text(f"note: {n}", style="dim") for n in sweep["notes"]]
-    parts.append(answer(suggestion, report["source"], sweep["mode"]))
+    if script is not None:
+        parts.append(Text(f"not controlled: {script['not_controlled']}", style="dim"))
+    parts.append(answer(suggestion, report["source"], sweep["mode"], script))
     if report.get("interrupted"):
         parts.append(Text("interrupted: the report covers what ran before Ctrl-C", style="yellow"))
     return Group(*parts)

@@ -7,7 +7,10 @@
 Modules: options (what can be asked, checked), grid (log grids, bracketing, edges), halving (the schedule),
 range_test (ramp, EMA, stop rule, candidates), scoring (regret, noise, the decision, LR sensitivity), robust (the
 margin below the cliff, the check on other data orders), runs (one resumable lr), orchestrate
-(the whole sweep), api (entry points), report (the JSON sections); the CPU snapshots live in runs/state. Importing this package does not import torch;
+(the whole sweep), api (entry points), report (the JSON sections); the CPU snapshots live in runs/state.
+Sweeping a training script (`sweep-lr --max-steps N train.py`): script_sweep (the sweep, one fresh run of the
+script per rate and rung), script_runs (starting a child and reading what it reported), script_child (the child
+process), script_report (the command and its report). Importing this package does not import torch;
 options, grid, halving, scoring, robust and report never do.
 """
 

@@ -1,0 +1,88 @@
+"""`gradscope sweep-lr --max-steps N train.py ARGS` as one function, and its report: the model sweep's sections plus
+a "script" section (the script's own rate, the pick as a scale of it, the step-0 losses, what was not controlled).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+from gradscope.commands.sweep.options import SweepOptions
+from gradscope.commands.sweep.script_sweep import Runner, ramp_steps, step0_spread, sweep_script, window
+from gradscope.scriptwatch.runner import ScriptTarget, check_target
+
+NOT_CONTROLLED = ("the script's data order, initial weights and dropout: gradscope runs the script as it is, so each "
+                  "run is only comparable with the others if the script seeds itself")
+
+
+def sweep_training_script(target: ScriptTarget, settings, options: SweepOptions, nproc: int = 1,
+                          should_stop: Callable[[], bool] = lambda: False,
+                          on_steps: Callable[[int, float], None] = lambda steps, loss: None):
+    """Sweep the script's learning rate (script_sweep.py) and return the Outcome with its report."""
+    from gradscope.commands.outcome import Outcome
+    from gradscope.rules import diagnose
+
+    check_target(target)
+    runner = Runner(target, nproc, should_stop, on_steps)
+    result = sweep_script(runner, options)
+    records = []
+    for run in result.runs:
+        for record in (run.child.records if run.child is not None else [])[:1]:
+            record.variant = run.variant
+            record.meta = {**record.meta, "lr": run.lr}
+            record.findings = diagnose(record, settings.thresholds, settings.ignore)
+            records.append(record)
+    result.records = records
+    starts, deterministic = step0_spread(runner)
+    if not deterministic:
+        result.notes.append(f"the script is not deterministic: its step-0 loss, which no rate can change, differs "
+                            f"between runs ({min(starts):.4g} to {max(starts):.4g}); the comparison between rates "
+                            "carries that noise (fix: seed the script, e.g. torch.manual_seed(0))")
+    for run in result.runs:
+        if run.error and run.child is not None and run.child.ended == "crashed":
+            result.notes.append(f"the script raised at lr {run.lr:.1e} (counted as diverged): {run.error}")
+    short = sorted({(len(r.losses), r.horizon) for r in runner.results
+                    if r.ended == "finished" and len(r.losses) < r.horizon})
+    if short:
+        result.notes.append(f"the script finished after {short[0][0]} steps, before the horizon of {short[0][1]}: "
+                            "those runs are scored on their last steps (raise the script's own step or epoch "
+                            "count, or lower --max-steps)")
+    report = script_report(target, settings, options, nproc, runner, result, starts, deterministic)
+    return Outcome(report, records, sweep=result, stopped=result.interrupted)
+
+
+def script_report(target: ScriptTarget, settings, options: SweepOptions, nproc: int, runner: Runner, result,
+                  starts: list[float], deterministic: bool) -> dict[str, Any]:
+    from gradscope.report.build import build_report
+    from gradscope.commands.sweep.report import suggestion, sweep_section
+
+    first = next((r for r in runner.results if r.reference_lr is not None), None)
+    reference = first.reference_lr if first else None
+    k = window(options.steps)
+    public = {"model": (first.model_desc if first else None) or "?", "data": "the script's own",
+              "loss": f"the script's own training loss, the mean of the last {k} of each horizon's steps",
+              "optimizer": ", ".join(dict.fromkeys(first.optimizers)) if first else "?",
+              "max_steps": options.steps, "mode": options.mode, "rungs": options.rungs, "eta": options.eta,
+              "num": options.points, "min_lr": options.min_lr, "max_lr": options.max_lr, "seeds": None,
+              "nproc_per_node": nproc, "thresholds": settings.thresholds, "ignore": list(settings.ignore)}
+    suggested = suggestion(result)
+    # scoring's reasons speak of a model sweep's evaluation set; a script's score is its own training loss
+    suggested["reason"] = suggested["reason"].replace("evaluation loss", "training loss (its last steps)")
+    pick = suggested.get("lr")
+    script = {"target": target.name, "module": target.module, "args": list(target.args), "nproc_per_node": nproc,
+              "reference_lr": reference, "group_lrs": first.constructed if first else [],
+              "pick_scale": pick / reference if pick is not None and reference else None,
+              "runs": len(runner.results), "step0_losses": starts, "deterministic": deterministic,
+              "not_controlled": NOT_CONTROLLED, "score_steps": k,
+              "errors": sorted({r.error for r in runner.results if r.error}),
+              "workdir": "each run in its own empty temporary folder, deleted afterwards"}
+    report = build_report("sweep-lr", target.shown, public, result.records, sweep=sweep_section(result),
+                          suggestion=suggested, script=script)
+    report["interrupted"] = report["interrupted"] or result.interrupted
+    cost = report["sweep"]["cost"]  # a script's range test is min(N, 100) steps long, not the model sweep's 100
+    cost["range_test_steps"] = ramp_steps(options)
+    cost["vs_range_test"] = cost["steps"] / cost["range_test_steps"]
+    cost["runs"] = len(runner.results)  # each one a start of the script
+    if not math.isfinite(report["sweep"]["initial_eval_loss"] or math.nan):
+        report["sweep"]["initial_eval_loss"] = None
+    return report
