@@ -1,6 +1,6 @@
 """The diagnosis benchmark: gradscope's verdicts on a corpus of healthy and planted-bug programs, scored.
 
-    python benchmarks/diagnosis/run.py [--half tuning|held-out|fresh|all] [--only ID,...]    diagnose and score
+    python benchmarks/diagnosis/run.py [--half tuning|held-out|fresh|fresh2|all] [--only ID,...]    diagnose and score
     python benchmarks/diagnosis/run.py --verify [--half ...]     check every label with the programs' own loops
     python benchmarks/diagnosis/run.py --compare [--half ...]    also score compare's recommended remedy
 
@@ -52,7 +52,7 @@ class Program:
         return self.rule is None
 
 
-HALVES = ("tuning", "held-out", "fresh")  # fresh: written after round 2, never used for tuning
+HALVES = ("tuning", "held-out", "fresh", "fresh2")  # fresh: written after round 2; fresh2: after round 3's start
 
 
 def load_manifest(half: str, only: set[str]) -> list[Program]:
