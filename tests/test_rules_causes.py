@@ -101,3 +101,62 @@ def test_frozen_update_ratios_in_the_vanishing_layers_are_its_symptoms():
                                                     ("update_ratio", "info")]
     elsewhere = Finding(rule="update_ratio", severity="warning", message="m", layer="5", evidence={"5": 2.0})
     assert order_by_cause([elsewhere, vanishing], steps=40)[1].severity == "warning"  # another layer: its own cause
+
+
+def test_outputs_off_scale_at_init_lead_a_divergence_they_caused():
+    # regression (fresh_bug_head_std1): a head drawn from N(0, 1), step-0 loss 4.5 x ln C, then 27x by step 1 under
+    # SGD + momentum: `divergence` led and `initial_loss` came second with no `exploding` to tie them
+    start = finding("initial_loss", "warning", start=10.4, scale=2.3)
+    out = order_by_cause([finding("divergence", "error", step=1, start=10.4, rise=27.0), start,
+                          finding("dead_units", "warning", layer="body.1")], steps=60)
+    assert [(f.rule, f.severity) for f in out] == [("initial_loss", "error"), ("divergence", "info"),
+                                                   ("dead_units", "info")]
+    assert out[0].message.endswith("the run then diverged")
+    assert out[1].evidence["explained_by"] == "the outputs off their scale at init"
+
+
+def test_a_run_that_ends_above_chance_does_not_take_the_lead_from_divergence():
+    # initial_loss on the END of the run is an outcome: divergence stays the root
+    end = finding("initial_loss", "warning", start=2.3, scale=2.3, end=5.0)
+    out = order_by_cause([finding("divergence", "error", step=1), end], steps=60)
+    assert [(f.rule, f.severity) for f in out] == [("divergence", "error"), ("initial_loss", "warning")]
+
+
+def test_gradients_that_grew_before_the_loss_rose_put_exploding_first():
+    # regression (bug_no_zero_grad): the gradient norm was 10x by step 46 while the loss held, the loss passed 3x
+    # at step 56; `divergence` led with "lower the learning rate"
+    grew = finding("exploding", "error", step=71, growth=3.9e11, grew_before_loss=46)
+    out = order_by_cause([finding("divergence", "error", step=56, start=10.8, tail=1e15), grew,
+                          finding("spike", "warning", step=40)], steps=100)
+    assert [(f.rule, f.severity) for f in out] == [("exploding", "error"), ("divergence", "error"), ("spike", "info")]
+    # without that evidence (a learning rate too high: loss and gradient rise together) divergence leads
+    plain = finding("exploding", "error", step=3, growth=1e6)
+    out = order_by_cause([plain, finding("divergence", "error", step=1, start=3.5, tail=1e3)], steps=40)
+    assert out[0].rule == "divergence"
+
+
+def test_units_killed_by_an_overshoot_the_loss_recovered_from_lead_as_dead_units():
+    # regression (bug_dying_relu_lr_high): Adam at 100x its lr, loss 7x by step 2 then back down, 95% of ReLU 3
+    # dead for the rest of the run: headlined `divergence`, the dead layer demoted to info
+    overshoot = finding("divergence", "error", step=2, start=302.0, rise=7.2, update_ratio=4.0, update_layer="2")
+    step = finding("exploding", "error", layer="2", step=0, update_ratio=4.0, update_layer="2", update_step=0)
+    out = order_by_cause([overshoot, step, finding("dead_units", "warning", layer="3"),
+                          finding("update_ratio", "warning", layer="4")], steps=40)
+    assert [(f.rule, f.severity) for f in out] == [("dead_units", "error"), ("divergence", "info"),
+                                                   ("exploding", "info"), ("update_ratio", "info")]
+    assert "lower the learning rate" in out[0].hint
+    assert out[1].message.startswith("(what killed the units at 3)")
+
+
+def test_a_lasting_divergence_keeps_the_lead_over_dead_units():
+    # the loss rose and stayed up (no "update_layer": not the overshoot arm): the learning rate is the root
+    lasting = finding("divergence", "error", step=1, start=3.5, first_above=197.0, tail=2000.0)
+    out = order_by_cause([lasting, finding("dead_units", "warning", layer="3")], steps=40)
+    assert [(f.rule, f.severity) for f in out] == [("divergence", "error"), ("dead_units", "info")]
+
+
+def test_a_stalled_adaptive_optimizer_explains_the_flat_loss():
+    stalled = finding("update_ratio", "warning", layer="0", stalled_under="adam", **{"0": 3e-6, "3": 9e-6})
+    out = order_by_cause([finding("loss_not_decreasing", "warning"), stalled], steps=60)
+    assert [(f.rule, f.severity) for f in out] == [("update_ratio", "warning"), ("loss_not_decreasing", "info")]
+    assert out[1].evidence["explained_by"] == "a learning rate far too low"

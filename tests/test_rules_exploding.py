@@ -120,3 +120,26 @@ def test_missing_grad_steps_do_not_count():
     has_grad[5] = [False]
     norms[5] = [1e9]  # not a gradient: has_grad is False
     assert run(record(norms, has_grad=has_grad)) == []
+
+
+def swelling(losses, norms):
+    """One layer whose gradient norm per step is `norms`, with these losses (updates ordinary)."""
+    return record([[g] for g in norms], losses=losses)
+
+
+def test_gradients_that_swell_while_the_loss_holds_are_noted():
+    # regression (bug_no_zero_grad): the summed gradients grow 10x by step 8 while the loss is still near its start
+    norms = [1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 7.0, 9.0, 12.0, 50.0, 2e3]
+    losses = [10.0, 6.0, 5.0, 5.5, 4.0, 30.0, 5.0, 6.0, 7.0, 40.0, 1e4]  # one noisy batch at step 5
+    [f] = run(swelling(losses, norms))
+    assert f.evidence["grew_before_loss"] == 8
+    assert "10 x by step 8" in f.message and "zero_grad()" in f.message
+
+
+@pytest.mark.parametrize("losses, norms", [
+    ([3.5, 197.0, 3567.0, 4e3, 5e3, 6e3, 7e3], [1.0, 300.0, 2e4, 1e5, 1e5, 1e5, 1e5]),  # lr too high: at once
+    ([1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 1e4], [1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 20.0, 2e3]),  # the loss rose first
+])
+def test_gradients_growing_with_the_loss_are_not_noted(losses, norms):
+    [f] = run(swelling(losses, norms))
+    assert "grew_before_loss" not in f.evidence

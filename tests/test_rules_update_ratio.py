@@ -1,7 +1,7 @@
 """Rule `update_ratio`: median update norm / parameter norm per layer against [low, high]."""
 
 import pytest
-from rules_tables import INF, NAN, THRESHOLDS, constant, record
+from rules_tables import INF, NAN, THRESHOLDS, constant, falling, record
 
 from gradscope.rules import update_ratio
 
@@ -94,3 +94,40 @@ def test_zero_parameter_norm_has_no_scale_and_is_left_out():
     rec = record(constant(4, [1.0, 1.0]), param_norm=constant(4, [0.0, 1.0]), update_norm=constant(4, [1e-3, 1e-3]))
     assert update_ratio.layer_update_ratios(rec) == {"fc1": pytest.approx(1e-3)}
     assert run(rec) == []
+
+
+def stalled_run(ratio, losses, optimizer="adam", steps=20):
+    """Three layers moving `ratio` of their weights per step, under `optimizer`, with these losses."""
+    return record(constant(steps, [1.0] * 3), losses=losses, update_norm=ratio, meta={"optimizer": optimizer})
+
+
+FLAT = [1.38 + 0.01 * (s % 2) for s in range(20)]
+
+
+def test_adam_at_a_tiny_lr_with_a_flat_loss_is_too_low():
+    # regression (fresh_bug_cnn_adam_lr_tiny): Adam at lr 1e-6 moves each layer by ~1e-5 of its weights, above the
+    # SGD-calibrated low 1e-6, and only loss_not_decreasing fired
+    [f] = run(stalled_run(1e-5, FLAT))
+    assert f.evidence == {"fc0": 1e-5, "fc1": 1e-5, "fc2": 1e-5, "stalled_under": "adam"}
+    assert "too low (< 1.0e-04)" in f.message and "the learning rate is far too low" in f.message
+
+
+def test_a_script_optimizer_class_name_counts_as_adaptive():
+    [f] = run(stalled_run(1e-5, FLAT, optimizer="AdamW"))
+    assert f.evidence["stalled_under"] == "AdamW"
+
+
+@pytest.mark.parametrize("ratio, losses, optimizer", [
+    (1e-5, falling(20), "adamw"),  # fine-tuning at AdamW 1e-5: tiny steps, but the loss falls: healthy
+    (1e-5, FLAT, "sgd"),           # under SGD a small ratio can be a small gradient's (a wrong loss): only `low`
+    (2e-4, FLAT, "adam"),          # above `stalled`: a flat loss with ordinary steps is loss_not_decreasing's
+    (1e-5, FLAT[:8], "adam"),      # too few steps to call the loss flat
+    (1e-5, FLAT, "Adam, SGD"),     # several optimizers (a GAN): no single loss trend
+])
+def test_what_is_not_a_stalled_adam(ratio, losses, optimizer):
+    assert run(stalled_run(ratio, losses, optimizer, steps=len(losses))) == []
+
+
+def test_the_stalled_bound_is_a_threshold():
+    assert run(stalled_run(1e-5, FLAT), **{"update_ratio.stalled": 1e-5}) == []
+    assert run(stalled_run(1e-5, FLAT), **{"update_ratio.stalled": 1e-4})

@@ -1,6 +1,6 @@
 """The diagnosis benchmark: gradscope's verdicts on a corpus of healthy and planted-bug programs, scored.
 
-    python benchmarks/diagnosis/run.py [--half tuning|held-out|fresh|all] [--only ID,...]    diagnose and score
+    python benchmarks/diagnosis/run.py [--half tuning|held-out|fresh|fresh2|seen|all] [--only ID,...]    diagnose and score
     python benchmarks/diagnosis/run.py --verify [--half ...]     check every label with the programs' own loops
     python benchmarks/diagnosis/run.py --compare [--half ...]    also score compare's recommended remedy
 
@@ -52,7 +52,7 @@ class Program:
         return self.rule is None
 
 
-HALVES = ("tuning", "held-out", "fresh")  # fresh: written after round 2, never used for tuning
+HALVES = ("tuning", "held-out", "fresh", "fresh2")  # fresh: written after round 2; fresh2: after round 3's start
 
 
 def load_manifest(half: str, only: set[str]) -> list[Program]:
@@ -66,7 +66,12 @@ def load_manifest(half: str, only: set[str]) -> list[Program]:
                                 entry["fault"], rule, None if rule is None else label.get("layer"),
                                 entry.get("settings") or {}, entry.get("args") or [], entry.get("max_steps"),
                                 entry.get("compare", True), entry.get("fix")))
-    return [p for p in programs if (half == "all" or p.half == half) and (not only or p.id in only)]
+    return [p for p in programs if _in_half(p, half) and (not only or p.id in only)]
+
+
+def _in_half(program: Program, half: str) -> bool:
+    """`all`, one half, or `seen`: every half but fresh2, so that tuning never runs gradscope on the clean set."""
+    return half == "all" or program.half == half or (half == "seen" and program.half != "fresh2")
 
 
 # --- verify: the labels, checked by the programs' own loops -------------------------------------------------------
@@ -260,7 +265,7 @@ def run_compare(programs: list[Program]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--half", choices=(*HALVES, "all"), default="all")
+    parser.add_argument("--half", choices=(*HALVES, "seen", "all"), default="all")
     parser.add_argument("--only", default="", help="comma-separated program ids")
     parser.add_argument("--verify", action="store_true", help="check every label with the programs' own loops")
     parser.add_argument("--compare", action="store_true", help="also score compare's recommended remedy")

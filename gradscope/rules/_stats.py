@@ -231,3 +231,14 @@ def natural_scale(meta: Mapping[str, Any]) -> tuple[str, float, float, str] | No
         # on pixels that are mostly 0 starts at 0.25 against E[y^2] = 0.08.
         return f"E[y^2] + 1 = {second + 1:.3g}", second + 1, variance, f"predicting the mean ({variance:.3g})"
     return None
+
+
+def loss_change(losses, min_steps: int) -> float | None:
+    """(mean of the last tenth - mean of the first tenth) / |first tenth's mean| of a run's losses; None when fewer
+    than `min_steps` losses were seen, any is NaN/Inf, or the first tenth's mean is 0 (no scale to compare with)."""
+    values = [float(v) for v in losses if v is not None]
+    if len(values) < min_steps or not all(math.isfinite(v) for v in values):
+        return None
+    k = max(1, len(values) // 10)
+    first, last = sum(values[:k]) / k, sum(values[-k:]) / k
+    return (last - first) / abs(first) if first != 0 else None

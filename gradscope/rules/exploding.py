@@ -13,7 +13,11 @@ up 50x has a tiny relative gradient and would make every layer below it look exp
 (b) Time. The global gradient norm (the one clip_grad_norm_ sees), over steps where every gradient was finite: its
 peak over the run divided by its value at the first such step, which is measured before any update (a run that is
 already blown up by its second step would hide in a baseline taken over the first tenth). Skipped when that
-baseline is 0.
+baseline is 0. Also noted (evidence "grew_before_loss", the step): the norm passed GROWTH_FIRST x its baseline
+at least EARLY_STEPS steps in, while the loss (the median of those last EARLY_STEPS steps) was still at or below
+step 0's. A step size too large raises the loss at once; gradients that
+swell while the loss holds are inflated by something else (a forgotten zero_grad()), and causes.py ranks this
+evidence before `divergence`.
 
 (c) Step size. In the first EARLY_STEPS steps, a layer whose update is exploding.update x larger than its own
 weights: the optimizer throws the weights away each step. In a linear chain every layer's gradient is equal, so (a)
@@ -69,6 +73,7 @@ HINT = "clip gradients (clip_grad_norm_), lower the learning rate, or add normal
 CLIPPED_HINT = ("the run already clips gradients (at {clip}), which does not bound this: lower the learning rate or "
                 "the init scale, or add normalisation (try `gradscope compare`)")
 EARLY_STEPS = 5
+GROWTH_FIRST = 10.0  # the total gradient norm this many times its step-0 value, the loss not yet above step 0's
 
 
 def check(record: "RunRecord", thresholds: Mapping[str, float]) -> list[Finding]:
@@ -85,6 +90,8 @@ def check(record: "RunRecord", thresholds: Mapping[str, float]) -> list[Finding]
     if time:
         parts.append(time["text"])
         evidence.update(growth=time["growth"], peak=time["peak"], baseline=time["baseline"], peak_step=time["step"])
+        if time["grew_before_loss"] is not None:
+            evidence.update(grew_before_loss=time["grew_before_loss"])
     if step:
         parts.append(step["text"])
         evidence.update(update_ratio=step["ratio"], update_layer=step["layer"], update_step=step["step"])
@@ -139,7 +146,28 @@ def _time(record: "RunRecord", limit: float) -> dict | None:
     growth = peak / baseline
     text = (f"the total gradient norm grew {sci(growth)} x, from {sci(baseline)} at step {first_step} to {sci(peak)} "
             f"at step {step} (threshold {sci(limit)})")
-    return {"step": int(step), "growth": float(growth), "peak": float(peak), "baseline": float(baseline), "text": text}
+    early = _grew_before_loss(record, totals)
+    if early is not None:
+        text += (f"; it was {GROWTH_FIRST:g} x by step {early}, while the loss was still at or below step "
+                 f"{first_step}'s: the gradients swell on their own (are they cleared with zero_grad() every step?)")
+    return {"step": int(step), "growth": float(growth), "peak": float(peak), "baseline": float(baseline), "text": text,
+            "grew_before_loss": early}
+
+
+def _grew_before_loss(record: "RunRecord", totals: list[tuple[int, float]]) -> int | None:
+    """The first step whose total norm is GROWTH_FIRST x the first one's, if that is at least EARLY_STEPS steps in
+    (a swelling, not one overshooting step) and the median loss of its last EARLY_STEPS steps (one noisy batch is no
+    trend) is not above the first step's loss; else None."""
+    import statistics
+
+    losses = [math.nan if v is None else float(v) for v in record.losses]
+    first_step, baseline = totals[0]
+    start = losses[first_step] if first_step < len(losses) else math.nan
+    crossing = next((step for step, total in totals if total > GROWTH_FIRST * baseline), None)
+    if crossing is None or crossing < first_step + EARLY_STEPS or not math.isfinite(start):
+        return None
+    recent = [v for v in losses[crossing - EARLY_STEPS + 1:crossing + 1] if math.isfinite(v)]
+    return crossing if recent and statistics.median(recent) <= start else None
 
 
 def _step_size(record: "RunRecord", limit: float) -> dict | None:

@@ -9,6 +9,15 @@ Per layer: the median over steps where the layer had a gradient, its update norm
 parameter norm was finite and > 0 (a zero-norm layer has no scale to compare with). Layers outside
 [update_ratio.low, update_ratio.high] are reported in one finding per run, at the input-most offending layer, with
 the layers too high and too low named separately; evidence maps every offending layer to its ratio.
+
+A stalled run under an adaptive optimizer. Adam (and its kin: AdamW, RMSprop ...) moves each weight by about the
+learning rate per step whatever the gradient's size, so its update/weight ratio is ~lr / rms(weights): ~1e-2 at its
+customary lr 1e-3, and ~1e-5 at lr 1e-6, above the SGD-calibrated `low` yet frozen. So, under an adaptive optimizer,
+when the loss did not fall (by loss_not_decreasing.min_drop over at least MIN_STEPS steps, the same test as that
+rule's) and the median layer's ratio is below update_ratio.stalled, the learning rate is the cause: the layers
+below `stalled` are reported as too low. The flat loss is required: healthy fine-tuning at AdamW 1e-5 moves a
+LayerNorm's unit weights by ~1e-5 of their norm too, but its loss falls. Under SGD a small ratio can come from a
+small gradient (a wrong loss, a saturated output), which is not the learning rate's doing, so only `low` applies.
 """
 
 from __future__ import annotations
@@ -16,7 +25,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Mapping
 
 from gradscope.rules.finding import Finding
-from gradscope.rules._stats import threshold
+from gradscope.rules._stats import loss_change, threshold
 from gradscope.table.numbers import sci
 
 if TYPE_CHECKING:
@@ -30,7 +39,12 @@ THRESHOLDS = {
     # init, nanoGPT's, moves a layer by ~0.2 of its norm per step early on).
     "low": 1e-6,
     "high": 0.5,
+    # Under Adam and its kin, with a flat loss: a median layer moving less than this share of its weights per step
+    # (Adam's customary ratio is ~1e-2; lr 1e-6 gives ~1e-5).
+    "stalled": 1e-4,
 }
+ADAPTIVE = ("adam", "adamw", "adamax", "nadam", "radam", "rmsprop", "adagrad", "adadelta", "sparseadam")
+MIN_STEPS = 10
 DESCRIPTION = (f"a layer's median update/parameter norm ratio is outside [update_ratio.low, update_ratio.high] "
                f"([{THRESHOLDS['low']:g}, {THRESHOLDS['high']:g}]; "
                "healthy is ~1e-3); steps overshoot or the layer is frozen")
@@ -42,6 +56,9 @@ def check(record: "RunRecord", thresholds: Mapping[str, float]) -> list[Finding]
     low, high = threshold(thresholds, "update_ratio.low"), threshold(thresholds, "update_ratio.high")
     ratios = layer_update_ratios(record)
     too_high = {k: v for k, v in ratios.items() if v > high}
+    stall = _stalled(record, ratios, thresholds)
+    if stall is not None:
+        low = max(low, threshold(thresholds, "update_ratio.stalled"))
     too_low = {k: v for k, v in ratios.items() if v < low}
     if not too_high and not too_low:
         return []
@@ -50,9 +67,37 @@ def check(record: "RunRecord", thresholds: Mapping[str, float]) -> list[Finding]
     count = len(too_high) + len(too_low)
     message = (f"the median update/parameter norm ratio of {count} of {len(ratios)} layers is outside the band "
                f"(healthy is ~1e-3): " + "; ".join(parts))
+    if stall is not None:
+        message += (f"; under {stall[0]} (steps of ~lr per weight, ~1e-2 of the weights at its usual lr) the median "
+                    f"layer moved {sci(stall[1])} of its weights per step while the loss changed {stall[2]:+.1%}: "
+                    "the learning rate is far too low")
     offenders = [k for k in ratios if k in too_high or k in too_low]
+    evidence = {k: ratios[k] for k in offenders}
+    if stall is not None:  # a string, so that the lr factor (remedies/defaults.py) reads only the layers' ratios
+        evidence["stalled_under"] = stall[0]
     return [Finding(rule=ID, severity=SEVERITY, message=message, layer=offenders[0], step=None, hint=HINT,
-                    evidence={k: ratios[k] for k in offenders})]
+                    evidence=evidence)]
+
+
+def _stalled(record: "RunRecord", ratios: dict[str, float], thresholds: Mapping[str, float]):
+    """(optimizer, median ratio, loss change) when an adaptive optimizer's run stalled (see the module docstring)."""
+    import statistics
+
+    optimizer = _optimizer(record)
+    if optimizer.lower() not in ADAPTIVE or not ratios:
+        return None
+    change = loss_change(record.losses, MIN_STEPS)
+    median = statistics.median(ratios.values())
+    if change is None or change < -threshold(thresholds, "loss_not_decreasing.min_drop"):
+        return None
+    return (optimizer, median, change) if median < threshold(thresholds, "update_ratio.stalled") else None
+
+
+def _optimizer(record: "RunRecord") -> str:
+    """The run's one optimizer kind ("adam", or a script's class name "AdamW"); "" when unknown or several."""
+    meta = record.meta if isinstance(record.meta, dict) else {}
+    name = meta.get("optimizer")
+    return name if isinstance(name, str) and "," not in name else ""
 
 
 def layer_update_ratios(record: "RunRecord") -> dict[str, float]:
