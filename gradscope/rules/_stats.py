@@ -233,12 +233,18 @@ def natural_scale(meta: Mapping[str, Any]) -> tuple[str, float, float, str] | No
     return None
 
 
+def tenth_means(losses: list[float]) -> tuple[float, float, int]:
+    """(mean of the first k, mean of the last k, k) with k = max(1, n // 10): the two ends of a run, each averaged over
+    a tenth of it to smooth minibatch noise. `losses` must be non-empty."""
+    k = max(1, len(losses) // 10)
+    return sum(losses[:k]) / k, sum(losses[-k:]) / k, k
+
+
 def loss_change(losses, min_steps: int) -> float | None:
     """(mean of the last tenth - mean of the first tenth) / |first tenth's mean| of a run's losses; None when fewer
     than `min_steps` losses were seen, any is NaN/Inf, or the first tenth's mean is 0 (no scale to compare with)."""
     values = [float(v) for v in losses if v is not None]
     if len(values) < min_steps or not all(math.isfinite(v) for v in values):
         return None
-    k = max(1, len(values) // 10)
-    first, last = sum(values[:k]) / k, sum(values[-k:]) / k
+    first, last, _ = tenth_means(values)
     return (last - first) / abs(first) if first != 0 else None

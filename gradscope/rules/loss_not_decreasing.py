@@ -23,7 +23,7 @@ import math
 from typing import TYPE_CHECKING, Mapping
 
 from gradscope.rules.finding import Finding
-from gradscope.rules._stats import several_models, threshold
+from gradscope.rules._stats import several_models, tenth_means, threshold
 
 if TYPE_CHECKING:
     from gradscope.table.record import RunRecord
@@ -49,8 +49,7 @@ def check(record: "RunRecord", thresholds: Mapping[str, float]) -> list[Finding]
     n = len(losses)
     if n < 2 or not all(math.isfinite(v) for v in losses) or several_models(record):
         return []
-    k = max(1, n // 10)
-    first, last = sum(losses[:k]) / k, sum(losses[-k:]) / k
+    first, last, k = tenth_means(losses)
     if not last > first - min_drop * abs(first):
         return []
     if n < MIN_STEPS:
