@@ -140,12 +140,16 @@ DENSE = {"sgd+momentum": (1e-4, 3.0), "adam": (1e-5, 0.3), "sgd": (1e-3, 30.0)}
 class Case:
     task: str
     opt: str
-    seed: int
+    seed: int  # the init seed: initial weights and batch order
     model: nn.Module
     x: torch.Tensor
     y: torch.Tensor
     batches: list
     eval: tuple
+    data_seed: int = 0  # the data and the evaluation set
+
+    def key(self, lr: float, steps: int) -> str:
+        return f"{self.task}|{self.opt}|{self.data_seed}|{self.seed}|{steps}|{lr!r}"
 
 
 def make_case(task: str, opt: str, seed: int, steps: int, init_seed: int | None = None) -> Case:
@@ -161,11 +165,42 @@ def make_case(task: str, opt: str, seed: int, steps: int, init_seed: int | None 
     while len(batches) < max(steps, RANGE_STEPS):
         perm = torch.randperm(len(x), generator=order)
         batches += [(x[perm[i:i + BATCH]], y[perm[i:i + BATCH]]) for i in range(0, len(x) - BATCH + 1, BATCH)]
-    return Case(task, opt, init_seed, model, x, y, batches[:max(steps, RANGE_STEPS)], (x[:EVAL], y[:EVAL]))
+    return Case(task, opt, init_seed, model, x, y, batches[:max(steps, RANGE_STEPS)], (x[:EVAL], y[:EVAL]), seed)
 
 
 # -- the reference: train one lr from the case's start, score it ----------------------------------------------------
+# Reference losses by Case.key, filled by train_and_score; with --cache DIR they are read from and written to DIR, so
+# a rerun retrains only the pickers' own picks (the reference runs are deterministic on CPU with one thread).
+SCORES: dict[str, float] = {}
+
+
 def train_and_score(case: Case, lr: float, steps: int, initial: dict) -> float:
+    key = case.key(lr, steps)
+    if key not in SCORES:
+        SCORES[key] = _train_and_score(case, lr, steps, initial)
+    return SCORES[key]
+
+
+def load_cache(folder: str) -> None:
+    import glob
+    import json
+
+    for path in sorted(glob.glob(os.path.join(folder, "*.json"))):
+        with open(path) as f:
+            SCORES.update({k: float(v) for k, v in json.load(f).items()})
+
+
+def save_cache(folder: str, name: str) -> None:
+    import json
+
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"{name}.json")
+    with open(path + ".tmp", "w") as f:  # json writes NaN/Infinity, and float() reads them back
+        json.dump(SCORES, f)
+    os.replace(path + ".tmp", path)
+
+
+def _train_and_score(case: Case, lr: float, steps: int, initial: dict) -> float:
     model = case.model
     model.load_state_dict(initial)
     torch.manual_seed(case.seed)
@@ -378,6 +413,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rungs", type=int, default=3, help="gradscope's successive-halving rungs (default 3)")
     parser.add_argument("--eta", type=int, default=2, help="gradscope's halving factor (default 2)")
     parser.add_argument("--repeats", type=int, default=None, help="timing repeats (default 9, quick 3)")
+    parser.add_argument("--cache", metavar="DIR", help="read and write the reference runs' losses in DIR: a rerun "
+                        "trains only the picks (results are the same; the reference runs are deterministic)")
+    parser.add_argument("--dump", metavar="FILE", help="write every case's picks and per-seed regrets as JSON")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # tiny models: threads cost more than they give, and the numbers stay repeatable
     started = time.perf_counter()
@@ -401,6 +439,7 @@ class Reference:
     l0: float
     best: float
     scores: dict
+    dense: tuple[float, ...]  # the dense grid's rates (scores also gets the picks' rates)
 
     @classmethod
     def of(cls, case: Case, steps: int) -> "Reference":
@@ -409,7 +448,7 @@ class Reference:
         scores: dict[float, float] = {}
         best = dense_best(case, steps, initial, scores)
         case.model.load_state_dict(initial)
-        return cls(case, initial, l0, best, scores)
+        return cls(case, initial, l0, best, scores, tuple(sorted(scores)))
 
     def regret(self, lr: float | None, steps: int) -> tuple[float, bool]:
         """(normalised regret of `lr` on this seed, whether it diverged); nan without a pick, inf when diverged."""
@@ -430,14 +469,25 @@ def regret_tables(args) -> None:
         pickers["torch-lr-finder: steepest"] = lr_finder
     else:
         print("torch-lr-finder is not installed: its row is skipped (pip install torch-lr-finder --no-deps)")
-    stats = {name: {"r": [], "worst": [], "div": 0, "steps": [], "sec": [], "none": 0} for name in pickers}
+    names = list(pickers) + list(ORACLES)
+    stats = {name: {"r": [], "worst": [], "div": 0, "steps": [], "sec": [], "none": 0} for name in names}
     started = time.perf_counter()
     tasks, optimizers = args.tasks.split(","), args.optimizers.split(",")
+    if args.cache:
+        load_cache(args.cache)
+    cases = []
     for task in tasks:
         for opt in optimizers:
             for seed in range(seeds):
-                case_stats(task, opt, seed, steps, args, pickers, stats)
+                cases.append(case_stats(task, opt, seed, steps, args, pickers, stats))
                 print(f"  {task} {opt} seed {seed} done ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+                if args.cache:
+                    save_cache(args.cache, f"{args.tasks}-{args.optimizers}-{steps}".replace(",", "_"))
+    if args.dump:
+        import json
+
+        with open(args.dump, "w") as f:
+            json.dump(cases, f, indent=1)
     show(f"Normalised regret at a fixed budget of {steps} steps ({len(tasks)} models x {len(optimizers)} optimizers "
          f"x {seeds} seeds; each pick retrained on {args.retrain_seeds} seeds; torch {torch.__version__}, CPU, "
          "1 thread)",
@@ -447,8 +497,26 @@ def regret_tables(args) -> None:
     untrainable(steps, pickers)
 
 
-def case_stats(task: str, opt: str, seed: int, steps: int, args, pickers: dict, stats: dict) -> None:
-    """Every picker on one case; each pick then retrained on the retrain seeds (the case's own first)."""
+def oracle_own(refs: list["Reference"], steps: int) -> float:
+    """The dense grid's best rate on the case's own seed: what a picker that saw every rate there would take."""
+    own = refs[0]
+    finite = {lr: own.scores[lr] for lr in own.dense if math.isfinite(own.scores[lr])}
+    return min(finite, key=finite.get)
+
+
+def oracle_worst(refs: list["Reference"], steps: int) -> float:
+    """The dense grid's rate with the lowest worst-seed regret: no single rate does better on every seed."""
+    return min(refs[0].dense, key=lambda lr: max(ref.regret(lr, steps)[0] for ref in refs))
+
+
+# Not pickers: bounds on what a picker can reach. Their cost is the dense grid's training steps.
+ORACLES = {"oracle: dense best on the case's seed": oracle_own,
+           "oracle: best single rate in the worst case over the seeds": oracle_worst}
+
+
+def case_stats(task: str, opt: str, seed: int, steps: int, args, pickers: dict, stats: dict) -> dict:
+    """Every picker on one case; each pick then retrained on the retrain seeds (the case's own first); then the
+    oracles. Returns the case's picks and per-seed regrets (for --dump)."""
     refs = [Reference.of(make_case(task, opt, seed, steps), steps)]
     picks = {}
     for name, pick in pickers.items():
@@ -464,13 +532,25 @@ def case_stats(task: str, opt: str, seed: int, steps: int, args, pickers: dict, 
         s["sec"].append(seconds)
     for j in range(1, args.retrain_seeds):
         refs.append(Reference.of(make_case(task, opt, seed, steps, init_seed=seed + 100 * j), steps))
+    for name, oracle in ORACLES.items():
+        lr = picks[name] = oracle(refs, steps)
+        s = stats[name]
+        r, bad = refs[0].regret(lr, steps)
+        s["r"].append(r)
+        s["div"] += bad
+        s["steps"].append(len(refs[0].dense) * steps * (1 if oracle is oracle_own else len(refs)))
+        s["sec"].append(math.nan)
+    out = {"case": f"{task} {opt} {seed}", "l0": [ref.l0 for ref in refs], "best": [ref.best for ref in refs],
+           "picks": {}}
     for name, lr in picks.items():
         per_seed = [ref.regret(lr, steps)[0] for ref in refs]
         stats[name]["worst"].append(max(per_seed) if lr is not None else math.nan)
+        out["picks"][name] = {"lr": lr, "r": per_seed}
         if args.verbose:
-            print(f"  {task:11} {opt:12} seed {seed}  {name:26} lr {lr if lr else float('nan'):.2e}  r per seed "
+            print(f"  {task:11} {opt:12} seed {seed}  {name[:26]:26} lr {lr if lr else float('nan'):.2e}  r per seed "
                   + " ".join(f"{r:.3f}" for r in per_seed)
                   + f"  (L0 {refs[0].l0:.3f}, L* {refs[0].best:.3f})", file=sys.stderr)
+    return out
 
 
 def untrainable(steps: int, pickers: dict) -> None:
