@@ -248,7 +248,7 @@ def score_pick(case, lr, steps, initial, scores) -> float:
 
 
 # -- the pickers ----------------------------------------------------------------------------------------------------
-SCHEDULE = {"rungs": 3, "eta": 2}  # gradscope's default; --rungs/--eta try another
+SCHEDULE = {"rungs": 3, "eta": 2, "seeds": 2}  # gradscope's default; --rungs/--eta/--orders try another
 
 
 def gradscope_grid(case: Case, steps: int):
@@ -412,6 +412,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=("regret", "speed"), help="run one of the two parts")
     parser.add_argument("--rungs", type=int, default=3, help="gradscope's successive-halving rungs (default 3)")
     parser.add_argument("--eta", type=int, default=2, help="gradscope's halving factor (default 2)")
+    parser.add_argument("--orders", type=int, default=2,
+                        help="gradscope's --seeds: data orders its pick is trained on (default 2)")
     parser.add_argument("--repeats", type=int, default=None, help="timing repeats (default 9, quick 3)")
     parser.add_argument("--cache", metavar="DIR", help="read and write the reference runs' losses in DIR: a rerun "
                         "trains only the picks (results are the same; the reference runs are deterministic)")
@@ -419,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # tiny models: threads cost more than they give, and the numbers stay repeatable
     started = time.perf_counter()
-    SCHEDULE.update(rungs=args.rungs, eta=args.eta)
+    SCHEDULE.update(rungs=args.rungs, eta=args.eta, seeds=args.orders)
     if args.only != "speed":
         regret_tables(args)
     if args.only != "regret":
@@ -462,8 +464,8 @@ class Reference:
 
 def regret_tables(args) -> None:
     seeds, steps = args.seeds or (1 if args.quick else 3), args.steps or (60 if args.quick else 100)
-    grid_name = "gradscope grid (default)" if SCHEDULE == {"rungs": 3, "eta": 2} else \
-        f"gradscope grid (rungs {SCHEDULE['rungs']}, eta {SCHEDULE['eta']})"
+    grid_name = "gradscope grid (default)" if SCHEDULE == {"rungs": 3, "eta": 2, "seeds": 2} else \
+        f"gradscope grid (rungs {SCHEDULE['rungs']}, eta {SCHEDULE['eta']}, seeds {SCHEDULE['seeds']})"
     pickers = {grid_name: gradscope_grid, "gradscope range: valley": gradscope_range}
     if have_lr_finder():
         pickers["torch-lr-finder: steepest"] = lr_finder
@@ -518,9 +520,12 @@ def case_stats(task: str, opt: str, seed: int, steps: int, args, pickers: dict, 
     """Every picker on one case; each pick then retrained on the retrain seeds (the case's own first); then the
     oracles. Returns the case's picks and per-seed regrets (for --dump)."""
     refs = [Reference.of(make_case(task, opt, seed, steps), steps)]
-    picks = {}
+    picks, detail = {}, {}
     for name, pick in pickers.items():
-        lr, cost, seconds, _ = pick(refs[0].case, steps)
+        lr, cost, seconds, result = pick(refs[0].case, steps)
+        robust = getattr(result, "robust_pick", None)
+        detail[name] = {"steps": cost, "checks": [[c.lr, *c.regrets] for c in robust.checks] if robust else None,
+                        "best_lr": getattr(getattr(result, "decision", None), "best_lr", None)}
         refs[0].case.model.load_state_dict(refs[0].initial)
         picks[name] = lr
         s = stats[name]
@@ -545,7 +550,7 @@ def case_stats(task: str, opt: str, seed: int, steps: int, args, pickers: dict, 
     for name, lr in picks.items():
         per_seed = [ref.regret(lr, steps)[0] for ref in refs]
         stats[name]["worst"].append(max(per_seed) if lr is not None else math.nan)
-        out["picks"][name] = {"lr": lr, "r": per_seed}
+        out["picks"][name] = {"lr": lr, "r": per_seed, **detail.get(name, {})}
         if args.verbose:
             print(f"  {task:11} {opt:12} seed {seed}  {name[:26]:26} lr {lr if lr else float('nan'):.2e}  r per seed "
                   + " ".join(f"{r:.3f}" for r in per_seed)
