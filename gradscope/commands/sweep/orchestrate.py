@@ -4,10 +4,14 @@ down to `run_sweep(context, options)`.
 
 Grid mode, step by step:
 1. Evaluate the initial weights on the fixed evaluation chunks (L0 and its per-chunk values, the noise reference).
-2. Unless both --min-lr and --max-lr are given, run a range test from RANGE_MIN to RANGE_MAX in RANGE_STEPS steps;
-   the grid's top is where it diverged (else where its smoothed loss climbed back above its start, else its last
-   lr: RangeResult.upper_lr), its bottom SPAN_DECADES below (grid.bracket).
-3. Successive halving over K log-spaced lrs (halving.schedule); each run resumes from its own paused state.
+2. Unless both --min-lr and --max-lr are given, run a range test from BRACKET_MIN (1e-5) to RANGE_MAX at the range
+   test's 12.5 steps per decade (75 steps; options.bracket_ramp); the grid's top is where it diverged (else where
+   its smoothed loss climbed back above its start, else its last lr: RangeResult.upper_lr), its bottom SPAN_DECADES
+   below (grid.bracket).
+3. Successive halving over K log-spaced lrs (halving.schedule); each run resumes from its own paused state. A run
+   within the evaluation noise of a rung's cut-off continues too (halving.survivors_within_noise: a plateau that
+   drops late is not cut on chance). A run whose training loss averages above DIVERGE_FACTOR x L0 over a block of
+   8 steps stops there (runs.Context.diverge_above): it counts as diverged, as it would at the rung's end.
 4. If the best lr (picked or not) is the grid's smallest or largest (or every lr diverged or made the loss worse:
    the grid is too hot, look below), add EXTEND_POINTS lrs beyond that edge, run them through the same rungs
    against the same cut-offs, and look again (at most MAX_EXTENSIONS times).
@@ -17,6 +21,10 @@ Grid mode, step by step:
    --seeds - 1 other data orders; one grid step down when it fails on one. The "fast" rate is the largest within 5%
    of the best drop that keeps the margin.
 7. LR sensitivity (scoring.lr_sensitivity) over every swept rate, at the last rung each reached.
+
+Cost (benchmarks/lr_regret.py, 24 cases): 75 + 400 + 100 = 575 training steps when nothing is added, 596 on average
+with the ties, extensions and further checks: 6.0x one 100-step range test. What the pick is worth across seeds,
+and where it cannot be better, is measured there (benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ import torch
 from gradscope.errors import GradscopeError
 from gradscope.table.record import RunRecord
 from gradscope.commands.sweep import grid, halving, robust, scoring
-from gradscope.commands.sweep.options import RANGE_MAX, RANGE_MIN, RANGE_STEPS, SweepOptions
+from gradscope.commands.sweep.options import RANGE_MAX, RANGE_MIN, SweepOptions
 from gradscope.commands.sweep.range_test import RangeResult, analyse, ramp, run_ramp
 from gradscope.commands.sweep.runs import Context, GridRun, advance, batch_length, evaluate, joined
 from gradscope.runs.loop import to_device, user_step
@@ -137,6 +145,8 @@ def _range_mode(ctx: Context, options: SweepOptions, result: SweepResult) -> Non
 
 # -- grid mode ----------------------------------------------------------------------------------------------------
 def _grid_mode(ctx: Context, options: SweepOptions, result: SweepResult) -> None:
+    if result.initial_loss > 0:
+        ctx.diverge_above = scoring.DIVERGE_FACTOR * result.initial_loss
     lo, hi = _bracket(ctx, options, result)
     if result.interrupted:
         return
@@ -176,11 +186,11 @@ def _bracket(ctx: Context, options: SweepOptions, result: SweepResult) -> tuple[
     if options.min_lr is not None and options.max_lr is not None:
         result.notes.append(f"grid over [{options.min_lr:.1e}, {options.max_lr:.1e}] as given by --min-lr/--max-lr")
         return options.min_lr, options.max_lr
-    ramp_lo, ramp_hi = options.min_lr or RANGE_MIN, options.max_lr or RANGE_MAX
-    result.range, _ = range_test(ctx, ramp_lo, ramp_hi, RANGE_STEPS, record=False)
+    ramp_lo, ramp_hi, ramp_steps = options.bracket_ramp()
+    result.range, _ = range_test(ctx, ramp_lo, ramp_hi, ramp_steps, record=False)
     result.interrupted = result.range.status == "interrupted"
     upper = result.range.upper_lr()
-    lo, hi = grid.bracket(upper, ramp_hi, ramp_lo)
+    lo, hi = grid.bracket(upper, ramp_hi, ramp_lo if options.min_lr is not None else RANGE_MIN)
     where = (f"diverged at lr {hi:.1e}" if result.range.divergence_lr is not None
              else f"did not diverge, its loss back above the start at lr {hi:.1e}" if upper is not None
              else f"did not diverge up to lr {hi:.1e}")
@@ -198,7 +208,7 @@ def _new_runs(result: SweepResult, lrs: list[float]) -> list[GridRun]:
 
 
 def _score(run: GridRun, result: SweepResult) -> float:
-    if run.nonfinite_step is not None or run.error or scoring.is_diverged(run.loss, result.initial_loss):
+    if run.stopped or scoring.is_diverged(run.loss, result.initial_loss):
         return math.inf
     return run.loss
 
@@ -217,7 +227,8 @@ def _climb(ctx: Context, runs: list[GridRun], rungs: list[halving.Rung], bars: l
             break
         scores = {i: _score(run, result) for i, run in enumerate(active)}
         if bars is None:
-            chosen = halving.survivors(scores, rungs[r + 1].keep)
+            chunks = {i: run.chunks for i, run in enumerate(active)}
+            chosen = halving.survivors_within_noise(scores, chunks, rungs[r + 1].keep)
             kept_scores.append([scores[i] for i in chosen])
         else:
             chosen = [i for i in scores if halving.admits(scores[i], bars[r] if r < len(bars) else [])]
@@ -232,7 +243,7 @@ def _decide(result: SweepResult) -> scoring.Decision:
 def _outcomes(result: SweepResult) -> list[scoring.Outcome]:
     final = result.schedule[-1].horizon
     return [scoring.Outcome(r.lr, r.loss, r.chunks, _score(r, result) == math.inf,
-                            r.steps >= final and r.nonfinite_step is None and not r.error, r.shuffled) for r in result.runs]
+                            r.steps >= final and not r.stopped, r.shuffled) for r in result.runs]
 
 
 # -- the robust pick ------------------------------------------------------------------------------------------------
