@@ -228,12 +228,13 @@ def test_the_incremental_stop_rule_is_stop_index(values, block):
     assert stopped == (stop_index(values, smooth(values)) is not None)
 
 
-def test_the_bracketing_ramp_starts_at_1e_5_with_the_range_tests_density():
+def test_the_bracketing_range_test_skips_its_steps_below_1e_5():
     from gradscope.commands.sweep.options import SweepOptions
 
-    # the range test: 1e-7 to 10 in 100 steps, 12.5 a decade; from 1e-5 to 10 (6 decades) that is 75 steps
-    assert SweepOptions().bracket_ramp() == (1e-5, 10.0, 75)
-    assert SweepOptions(max_lr=1.0).bracket_ramp() == (1e-5, 1.0, 62)  # 5 decades: 62.5, rounded to even
-    assert SweepOptions(max_lr=1e-4).bracket_ramp() == (1e-7, 1e-4, 100)  # within a decade of 1e-5: as before
-    assert SweepOptions(min_lr=1e-6).bracket_ramp() == (1e-6, 10.0, 100)
+    # lr_i = 1e-7 * 1e8 ** (i / 99) is below 1e-5 while i / 99 < 1/4, i.e. for i = 0..24
+    assert SweepOptions().bracket_skip() == 25
+    # to --max-lr 1: 1e-7 * 1e7 ** (i / 99) < 1e-5 while i < 99 * 2 / 7 = 28.3: i = 0..28
+    assert SweepOptions(max_lr=1.0).bracket_skip() == 29
+    assert SweepOptions(max_lr=1e-5).bracket_skip() == 0  # it would leave fewer than 10 steps
+    assert SweepOptions(min_lr=1e-6).bracket_skip() == 0  # the ramp starts where the user said
     assert SweepOptions().planned_steps() == 75 + 8 * 25 + 4 * 25 + 2 * 50 + 100

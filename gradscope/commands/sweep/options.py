@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 
 from gradscope.errors import GradscopeError
@@ -13,11 +12,10 @@ MODES = ("grid", "range")
 # The range test: from RANGE_MIN to RANGE_MAX in RANGE_STEPS steps (as in torch-lr-finder and fastai), both for
 # --mode range and for bracketing the grid.
 RANGE_MIN, RANGE_MAX, RANGE_STEPS = 1e-7, 10.0, 100
-# The grid's bracketing ramp starts at BRACKET_MIN, with the range test's density of steps per decade (12.5): only
-# where it diverges matters, and steps below 1e-5 hardly move the weights. Up to 10: 75 steps instead of 100. With
-# --min-lr, or a --max-lr within a decade of BRACKET_MIN, it is the range test as before.
+# The range test that brackets the grid skips its steps below BRACKET_MIN (without --min-lr): the weights hardly move
+# there, and only where the ramp diverges is used. The steps it runs keep their learning rates and batches. On the
+# default ramp (1e-7 to 10 in 100 steps) that skips the first 25.
 BRACKET_MIN = 1e-5
-STEPS_PER_DECADE = RANGE_STEPS / math.log10(RANGE_MAX / RANGE_MIN)
 GRID_POINTS = 8
 
 
@@ -61,7 +59,7 @@ class SweepOptions:
         return self
 
     def batches_needed(self) -> int:
-        ramp_steps = self.points if self.mode == "range" else (self.bracket_ramp()[2] if self.bracketing else 0)
+        ramp_steps = self.points if self.mode == "range" else (RANGE_STEPS if self.bracketing else 0)
         return max(ramp_steps, self.steps if self.mode == "grid" else 0)
 
     def planned_steps(self) -> int:
@@ -69,11 +67,14 @@ class SweepOptions:
         if self.mode == "range":
             return self.points
         grid_steps = halving.cost(halving.schedule(self.points, self.steps, self.rungs, self.eta))
-        return grid_steps + (self.seeds - 1) * self.steps + (self.bracket_ramp()[2] if self.bracketing else 0)
+        ramp = RANGE_STEPS - self.bracket_skip() if self.bracketing else 0
+        return grid_steps + (self.seeds - 1) * self.steps + ramp
 
-    def bracket_ramp(self) -> tuple[float, float, int]:
-        """(lo, hi, steps) of the range test that brackets the grid (see BRACKET_MIN)."""
-        hi = self.max_lr if self.max_lr is not None else RANGE_MAX
-        if self.min_lr is not None or hi <= 10 * BRACKET_MIN:
-            return (self.min_lr if self.min_lr is not None else RANGE_MIN), hi, RANGE_STEPS
-        return BRACKET_MIN, hi, max(10, round(STEPS_PER_DECADE * math.log10(hi / BRACKET_MIN)))
+    def bracket_skip(self) -> int:
+        """How many of the bracketing range test's first steps are not run: those below BRACKET_MIN, none with
+        --min-lr, and never so many that fewer than 10 are left."""
+        if self.min_lr is not None:
+            return 0
+        lrs = grid.log_grid(RANGE_MIN, self.max_lr if self.max_lr is not None else RANGE_MAX, RANGE_STEPS)
+        skip = sum(lr < BRACKET_MIN * (1 - 1e-9) for lr in lrs)
+        return skip if RANGE_STEPS - skip >= 10 else 0

@@ -4,10 +4,10 @@ down to `run_sweep(context, options)`.
 
 Grid mode, step by step:
 1. Evaluate the initial weights on the fixed evaluation chunks (L0 and its per-chunk values, the noise reference).
-2. Unless both --min-lr and --max-lr are given, run a range test from BRACKET_MIN (1e-5) to RANGE_MAX at the range
-   test's 12.5 steps per decade (75 steps; options.bracket_ramp); the grid's top is where it diverged (else where
-   its smoothed loss climbed back above its start, else its last lr: RangeResult.upper_lr), its bottom SPAN_DECADES
-   below (grid.bracket).
+2. Unless both --min-lr and --max-lr are given, run a range test from RANGE_MIN to RANGE_MAX in RANGE_STEPS steps,
+   without its steps below BRACKET_MIN (1e-5; the first 25 of 100: options.bracket_skip); the grid's top is where it
+   diverged (else where its smoothed loss climbed back above its start, else its last lr: RangeResult.upper_lr),
+   its bottom SPAN_DECADES below (grid.bracket).
 3. Successive halving over K log-spaced lrs (halving.schedule); each run resumes from its own paused state. A run
    within the evaluation noise of a rung's cut-off continues too (halving.survivors_within_noise: a plateau that
    drops late is not cut on chance). A run whose training loss averages above DIVERGE_FACTOR x L0 over a block of
@@ -40,7 +40,7 @@ import torch
 from gradscope.errors import GradscopeError
 from gradscope.table.record import RunRecord
 from gradscope.commands.sweep import grid, halving, robust, scoring
-from gradscope.commands.sweep.options import RANGE_MAX, RANGE_MIN, SweepOptions
+from gradscope.commands.sweep.options import RANGE_MAX, RANGE_MIN, RANGE_STEPS, SweepOptions
 from gradscope.commands.sweep.range_test import RangeResult, analyse, ramp, run_ramp
 from gradscope.commands.sweep.runs import Context, GridRun, advance, batch_length, evaluate, joined
 from gradscope.runs.loop import to_device, user_step
@@ -87,17 +87,19 @@ def run_sweep(ctx: Context, options: SweepOptions) -> SweepResult:
 
 
 # -- range mode ---------------------------------------------------------------------------------------------------
-def range_test(ctx: Context, lo: float, hi: float, num: int, record: bool) -> tuple[RangeResult, RunRecord | None]:
-    """One ramp from the initial weights; with `record`, gradient norms are recorded too (variant 'range')."""
+def range_test(ctx: Context, lo: float, hi: float, num: int, record: bool,
+               skip: int = 0) -> tuple[RangeResult, RunRecord | None]:
+    """One ramp from the initial weights; with `record`, gradient norms are recorded too (variant 'range'). With
+    `skip`, the ramp's first `skip` steps are not run: step i (from skip on) still takes lr_i and batch i."""
     from gradscope.recording.watch import watch
 
     started = time.perf_counter()
     load_model_state(ctx.model, ctx.initial)
     torch.manual_seed(ctx.seed)
     ctx.model.train()
-    lrs = ramp(lo, hi, num)
-    optimizer = ctx.make_optimizer(ctx.model.parameters(), lo)
-    batches = (to_device(b, ctx.device) for b in ctx.batches[:num])
+    lrs = ramp(lo, hi, num)[skip:]
+    optimizer = ctx.make_optimizer(ctx.model.parameters(), lrs[0])
+    batches = (to_device(b, ctx.device) for b in ctx.batches[skip:num])
     step0 = ctx.steps_done
 
     def on_block(step: int, loss: float) -> None:
@@ -186,11 +188,11 @@ def _bracket(ctx: Context, options: SweepOptions, result: SweepResult) -> tuple[
     if options.min_lr is not None and options.max_lr is not None:
         result.notes.append(f"grid over [{options.min_lr:.1e}, {options.max_lr:.1e}] as given by --min-lr/--max-lr")
         return options.min_lr, options.max_lr
-    ramp_lo, ramp_hi, ramp_steps = options.bracket_ramp()
-    result.range, _ = range_test(ctx, ramp_lo, ramp_hi, ramp_steps, record=False)
+    ramp_lo, ramp_hi = options.min_lr or RANGE_MIN, options.max_lr or RANGE_MAX
+    result.range, _ = range_test(ctx, ramp_lo, ramp_hi, RANGE_STEPS, record=False, skip=options.bracket_skip())
     result.interrupted = result.range.status == "interrupted"
     upper = result.range.upper_lr()
-    lo, hi = grid.bracket(upper, ramp_hi, ramp_lo if options.min_lr is not None else RANGE_MIN)
+    lo, hi = grid.bracket(upper, ramp_hi, ramp_lo)
     where = (f"diverged at lr {hi:.1e}" if result.range.divergence_lr is not None
              else f"did not diverge, its loss back above the start at lr {hi:.1e}" if upper is not None
              else f"did not diverge up to lr {hi:.1e}")
