@@ -227,14 +227,3 @@ def test_the_incremental_stop_rule_is_stop_index(values, block):
             break
     assert stopped == (stop_index(values, smooth(values)) is not None)
 
-
-def test_the_bracketing_range_test_skips_its_steps_below_1e_5():
-    from gradscope.commands.sweep.options import SweepOptions
-
-    # lr_i = 1e-7 * 1e8 ** (i / 99) is below 1e-5 while i / 99 < 1/4, i.e. for i = 0..24
-    assert SweepOptions().bracket_skip() == 25
-    # to --max-lr 1: 1e-7 * 1e7 ** (i / 99) < 1e-5 while i < 99 * 2 / 7 = 28.3: i = 0..28
-    assert SweepOptions(max_lr=1.0).bracket_skip() == 29
-    assert SweepOptions(max_lr=1e-5).bracket_skip() == 0  # it would leave fewer than 10 steps
-    assert SweepOptions(min_lr=1e-6).bracket_skip() == 0  # the ramp starts where the user said
-    assert SweepOptions().planned_steps() == 75 + 8 * 25 + 4 * 25 + 2 * 50 + 100

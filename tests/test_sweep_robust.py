@@ -233,36 +233,3 @@ def result_rows(result):
 
     return table_rows(result)
 
-
-def test_the_bracketing_range_test_runs_the_ramps_steps_from_1e_5_with_their_own_batches():
-    import torch
-    from torch import nn
-
-    from gradscope.commands.sweep import orchestrate
-    from gradscope.commands.sweep.api import sweep_lr
-
-    seen = []
-    original = orchestrate.run_ramp
-
-    def spy(model, optimizer, batches, loss_fn, lrs, *args, **kwargs):
-        batches = list(batches)
-        seen.append((list(lrs), [b[0] for b in batches]))
-        return original(model, optimizer, iter(batches), loss_fn, lrs, *args, **kwargs)
-
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(3200, 1, generator=gen)
-    batches = [(x[i:i + 32], 2 * x[i:i + 32]) for i in range(0, 3200, 32)]  # 100 distinct batches
-    orchestrate.run_ramp = spy
-    try:
-        torch.manual_seed(0)
-        result = sweep_lr(nn.Linear(1, 1, bias=False), batches, nn.functional.mse_loss, steps=8, rungs=1, num=3,
-                          seeds=1)
-    finally:
-        orchestrate.run_ramp = original
-    lrs, xs = seen[0]
-    full = [1e-7 * 1e8 ** (i / 99) for i in range(100)]
-    assert lrs == pytest.approx(full[25:], rel=1e-9) and len(lrs) == 75
-    assert all(torch.equal(a, batches[25 + i][0]) for i, a in enumerate(xs))  # step i keeps batch i
-    assert result.range.lrs[0] == pytest.approx(full[25])
-    ramp_steps = result.steps_spent - sum(r.steps for r in result.runs)  # what the sweep counted for the ramp
-    assert len(result.range.losses) <= ramp_steps <= 75

@@ -12,10 +12,6 @@ MODES = ("grid", "range")
 # The range test: from RANGE_MIN to RANGE_MAX in RANGE_STEPS steps (as in torch-lr-finder and fastai), both for
 # --mode range and for bracketing the grid.
 RANGE_MIN, RANGE_MAX, RANGE_STEPS = 1e-7, 10.0, 100
-# The range test that brackets the grid skips its steps below BRACKET_MIN (without --min-lr): the weights hardly move
-# there, and only where the ramp diverges is used. The steps it runs keep their learning rates and batches. On the
-# default ramp (1e-7 to 10 in 100 steps) that skips the first 25.
-BRACKET_MIN = 1e-5
 GRID_POINTS = 8
 
 
@@ -67,14 +63,4 @@ class SweepOptions:
         if self.mode == "range":
             return self.points
         grid_steps = halving.cost(halving.schedule(self.points, self.steps, self.rungs, self.eta))
-        ramp = RANGE_STEPS - self.bracket_skip() if self.bracketing else 0
-        return grid_steps + (self.seeds - 1) * self.steps + ramp
-
-    def bracket_skip(self) -> int:
-        """How many of the bracketing range test's first steps are not run: those below BRACKET_MIN, none with
-        --min-lr, and never so many that fewer than 10 are left."""
-        if self.min_lr is not None:
-            return 0
-        lrs = grid.log_grid(RANGE_MIN, self.max_lr if self.max_lr is not None else RANGE_MAX, RANGE_STEPS)
-        skip = sum(lr < BRACKET_MIN * (1 - 1e-9) for lr in lrs)
-        return skip if RANGE_STEPS - skip >= 10 else 0
+        return grid_steps + (self.seeds - 1) * self.steps + (RANGE_STEPS if self.bracketing else 0)

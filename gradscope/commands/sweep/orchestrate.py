@@ -4,10 +4,10 @@ down to `run_sweep(context, options)`.
 
 Grid mode, step by step:
 1. Evaluate the initial weights on the fixed evaluation chunks (L0 and its per-chunk values, the noise reference).
-2. Unless both --min-lr and --max-lr are given, run a range test from RANGE_MIN to RANGE_MAX in RANGE_STEPS steps,
-   without its steps below BRACKET_MIN (1e-5; the first 25 of 100: options.bracket_skip); the grid's top is where it
-   diverged (else where its smoothed loss climbed back above its start, else its last lr: RangeResult.upper_lr),
-   its bottom SPAN_DECADES below (grid.bracket).
+2. Unless both --min-lr and --max-lr are given, run a range test from RANGE_MIN to RANGE_MAX in RANGE_STEPS steps;
+   the grid's top is where it diverged (else where its smoothed loss climbed back above its start, else its last
+   lr: RangeResult.upper_lr), its bottom SPAN_DECADES below (grid.bracket). (Shorter bracketing ramps were measured
+   and not kept: benchmarks/README.md.)
 3. Successive halving over K log-spaced lrs (halving.schedule); each run resumes from its own paused state. A run
    within the evaluation noise of a rung's cut-off continues too (halving.survivors_within_noise: a plateau that
    drops late is not cut on chance). A run whose training loss averages above DIVERGE_FACTOR x L0 over a block of
@@ -22,9 +22,10 @@ Grid mode, step by step:
    of the best drop that keeps the margin.
 7. LR sensitivity (scoring.lr_sensitivity) over every swept rate, at the last rung each reached.
 
-Cost (benchmarks/lr_regret.py, 24 cases): 75 + 400 + 100 = 575 training steps when nothing is added, 596 on average
-with the ties, extensions and further checks: 6.0x one 100-step range test. What the pick is worth across seeds,
-and where it cannot be better, is measured there (benchmarks/README.md).
+Cost (benchmarks/lr_regret.py, 24 cases): 100 + 400 + 100 = 600 training steps when nothing is added or stops early;
+605 on average with the ties, extensions and further checks, less the runs stopped at a blow-up: 6.05x one
+100-step range test. What the pick is worth across seeds, and where no rule can do better, is measured there
+(benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -87,19 +88,17 @@ def run_sweep(ctx: Context, options: SweepOptions) -> SweepResult:
 
 
 # -- range mode ---------------------------------------------------------------------------------------------------
-def range_test(ctx: Context, lo: float, hi: float, num: int, record: bool,
-               skip: int = 0) -> tuple[RangeResult, RunRecord | None]:
-    """One ramp from the initial weights; with `record`, gradient norms are recorded too (variant 'range'). With
-    `skip`, the ramp's first `skip` steps are not run: step i (from skip on) still takes lr_i and batch i."""
+def range_test(ctx: Context, lo: float, hi: float, num: int, record: bool) -> tuple[RangeResult, RunRecord | None]:
+    """One ramp from the initial weights; with `record`, gradient norms are recorded too (variant 'range')."""
     from gradscope.recording.watch import watch
 
     started = time.perf_counter()
     load_model_state(ctx.model, ctx.initial)
     torch.manual_seed(ctx.seed)
     ctx.model.train()
-    lrs = ramp(lo, hi, num)[skip:]
-    optimizer = ctx.make_optimizer(ctx.model.parameters(), lrs[0])
-    batches = (to_device(b, ctx.device) for b in ctx.batches[skip:num])
+    lrs = ramp(lo, hi, num)
+    optimizer = ctx.make_optimizer(ctx.model.parameters(), lo)
+    batches = (to_device(b, ctx.device) for b in ctx.batches[:num])
     step0 = ctx.steps_done
 
     def on_block(step: int, loss: float) -> None:
@@ -189,7 +188,7 @@ def _bracket(ctx: Context, options: SweepOptions, result: SweepResult) -> tuple[
         result.notes.append(f"grid over [{options.min_lr:.1e}, {options.max_lr:.1e}] as given by --min-lr/--max-lr")
         return options.min_lr, options.max_lr
     ramp_lo, ramp_hi = options.min_lr or RANGE_MIN, options.max_lr or RANGE_MAX
-    result.range, _ = range_test(ctx, ramp_lo, ramp_hi, RANGE_STEPS, record=False, skip=options.bracket_skip())
+    result.range, _ = range_test(ctx, ramp_lo, ramp_hi, RANGE_STEPS, record=False)
     result.interrupted = result.range.status == "interrupted"
     upper = result.range.upper_lr()
     lo, hi = grid.bracket(upper, ramp_hi, ramp_lo)
