@@ -280,14 +280,20 @@ def _losses_on_orders(ctx: Context, options: SweepOptions, result: SweepResult, 
     final = result.schedule[-1].horizon
     own = next(r for r in result.runs if r.lr == lr)
     advance(own, ctx, final)
-    losses = [own.loss]
-    if not own_passes(own.loss):
+    losses = [_final_loss(own)]
+    if not own_passes(losses[0]):
         return None if ctx.should_stop() else losses
     for k in range(1, options.seeds):
-        losses.append(_on_order(ctx, lr, k, final).loss)
+        losses.append(_final_loss(_on_order(ctx, lr, k, final)))
         if ctx.should_stop():
             return None
     return None if ctx.should_stop() else losses
+
+
+def _final_loss(run: GridRun) -> float:
+    """The run's evaluation loss, inf when it stopped before the end (a blow-up that stopped early may still
+    evaluate below the divergence bar)."""
+    return math.inf if run.stopped else run.loss
 
 
 def _on_order(ctx: Context, lr: float, k: int, horizon: int) -> GridRun:
