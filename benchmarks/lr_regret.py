@@ -20,7 +20,12 @@ run would be. Each retrain seed has its own L0 and dense-grid L*, so its regret 
 
 Rows: gradscope's grid (the default of `gradscope sweep-lr`), the valley candidate of gradscope's range
 test, and torch-lr-finder's steepest-slope suggestion when torch-lr-finder is installed (pip install
-torch-lr-finder --no-deps; it also needs matplotlib and tqdm). Cost is in training steps and seconds; "x range" is
+torch-lr-finder --no-deps; it also needs matplotlib and tqdm). Two oracle rows bound what a picker can reach: the
+dense grid's best rate on the case's seed (retrained on the seeds like a pick), and the dense-grid rate with the
+lowest worst-seed regret (it sees every seed; above 0.2 no rate of the dense grid passes the case).
+
+--cache DIR keeps the reference runs' losses (deterministic on CPU with one thread): a rerun trains only the picks.
+--dump FILE writes each case's picks, per-seed regrets, and gradscope's checks and steps. Cost is in training steps and seconds; "x range" is
 gradscope's steps over one 100-step range test. A deep sigmoid net with plain SGD, which no learning rate trains,
 checks that gradscope answers "inconclusive".
 
