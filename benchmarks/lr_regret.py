@@ -20,7 +20,12 @@ run would be. Each retrain seed has its own L0 and dense-grid L*, so its regret 
 
 Rows: gradscope's grid (the default of `gradscope sweep-lr`), the valley candidate of gradscope's range
 test, and torch-lr-finder's steepest-slope suggestion when torch-lr-finder is installed (pip install
-torch-lr-finder --no-deps; it also needs matplotlib and tqdm). Cost is in training steps and seconds; "x range" is
+torch-lr-finder --no-deps; it also needs matplotlib and tqdm). Two oracle rows bound what a picker can reach: the
+dense grid's best rate on the case's seed (retrained on the seeds like a pick), and the dense-grid rate with the
+lowest worst-seed regret (it sees every seed; above 0.2 no rate of the dense grid passes the case).
+
+--cache DIR keeps the reference runs' losses (deterministic on CPU with one thread): a rerun trains only the picks.
+--dump FILE writes each case's picks, per-seed regrets, and gradscope's checks and steps. Cost is in training steps and seconds; "x range" is
 gradscope's steps over one 100-step range test. A deep sigmoid net with plain SGD, which no learning rate trains,
 checks that gradscope answers "inconclusive".
 
@@ -140,12 +145,16 @@ DENSE = {"sgd+momentum": (1e-4, 3.0), "adam": (1e-5, 0.3), "sgd": (1e-3, 30.0)}
 class Case:
     task: str
     opt: str
-    seed: int
+    seed: int  # the init seed: initial weights and batch order
     model: nn.Module
     x: torch.Tensor
     y: torch.Tensor
     batches: list
     eval: tuple
+    data_seed: int = 0  # the data and the evaluation set
+
+    def key(self, lr: float, steps: int) -> str:
+        return f"{self.task}|{self.opt}|{self.data_seed}|{self.seed}|{steps}|{lr!r}"
 
 
 def make_case(task: str, opt: str, seed: int, steps: int, init_seed: int | None = None) -> Case:
@@ -161,11 +170,42 @@ def make_case(task: str, opt: str, seed: int, steps: int, init_seed: int | None 
     while len(batches) < max(steps, RANGE_STEPS):
         perm = torch.randperm(len(x), generator=order)
         batches += [(x[perm[i:i + BATCH]], y[perm[i:i + BATCH]]) for i in range(0, len(x) - BATCH + 1, BATCH)]
-    return Case(task, opt, init_seed, model, x, y, batches[:max(steps, RANGE_STEPS)], (x[:EVAL], y[:EVAL]))
+    return Case(task, opt, init_seed, model, x, y, batches[:max(steps, RANGE_STEPS)], (x[:EVAL], y[:EVAL]), seed)
 
 
 # -- the reference: train one lr from the case's start, score it ----------------------------------------------------
+# Reference losses by Case.key, filled by train_and_score; with --cache DIR they are read from and written to DIR, so
+# a rerun retrains only the pickers' own picks (the reference runs are deterministic on CPU with one thread).
+SCORES: dict[str, float] = {}
+
+
 def train_and_score(case: Case, lr: float, steps: int, initial: dict) -> float:
+    key = case.key(lr, steps)
+    if key not in SCORES:
+        SCORES[key] = _train_and_score(case, lr, steps, initial)
+    return SCORES[key]
+
+
+def load_cache(folder: str) -> None:
+    import glob
+    import json
+
+    for path in sorted(glob.glob(os.path.join(folder, "*.json"))):
+        with open(path) as f:
+            SCORES.update({k: float(v) for k, v in json.load(f).items()})
+
+
+def save_cache(folder: str, name: str) -> None:
+    import json
+
+    os.makedirs(folder, exist_ok=True)
+    path = os.path.join(folder, f"{name}.json")
+    with open(path + ".tmp", "w") as f:  # json writes NaN/Infinity, and float() reads them back
+        json.dump(SCORES, f)
+    os.replace(path + ".tmp", path)
+
+
+def _train_and_score(case: Case, lr: float, steps: int, initial: dict) -> float:
     model = case.model
     model.load_state_dict(initial)
     torch.manual_seed(case.seed)
@@ -213,7 +253,7 @@ def score_pick(case, lr, steps, initial, scores) -> float:
 
 
 # -- the pickers ----------------------------------------------------------------------------------------------------
-SCHEDULE = {"rungs": 3, "eta": 2}  # gradscope's default; --rungs/--eta try another
+SCHEDULE = {"rungs": 3, "eta": 2, "seeds": 2}  # gradscope's default; --rungs/--eta/--orders try another
 
 
 def gradscope_grid(case: Case, steps: int):
@@ -377,11 +417,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", choices=("regret", "speed"), help="run one of the two parts")
     parser.add_argument("--rungs", type=int, default=3, help="gradscope's successive-halving rungs (default 3)")
     parser.add_argument("--eta", type=int, default=2, help="gradscope's halving factor (default 2)")
+    parser.add_argument("--orders", type=int, default=2,
+                        help="gradscope's --seeds: data orders its pick is trained on (default 2)")
     parser.add_argument("--repeats", type=int, default=None, help="timing repeats (default 9, quick 3)")
+    parser.add_argument("--cache", metavar="DIR", help="read and write the reference runs' losses in DIR: a rerun "
+                        "trains only the picks (results are the same; the reference runs are deterministic)")
+    parser.add_argument("--dump", metavar="FILE", help="write every case's picks and per-seed regrets as JSON")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)  # tiny models: threads cost more than they give, and the numbers stay repeatable
     started = time.perf_counter()
-    SCHEDULE.update(rungs=args.rungs, eta=args.eta)
+    SCHEDULE.update(rungs=args.rungs, eta=args.eta, seeds=args.orders)
     if args.only != "speed":
         regret_tables(args)
     if args.only != "regret":
@@ -401,6 +446,7 @@ class Reference:
     l0: float
     best: float
     scores: dict
+    dense: tuple[float, ...]  # the dense grid's rates (scores also gets the picks' rates)
 
     @classmethod
     def of(cls, case: Case, steps: int) -> "Reference":
@@ -409,7 +455,7 @@ class Reference:
         scores: dict[float, float] = {}
         best = dense_best(case, steps, initial, scores)
         case.model.load_state_dict(initial)
-        return cls(case, initial, l0, best, scores)
+        return cls(case, initial, l0, best, scores, tuple(sorted(scores)))
 
     def regret(self, lr: float | None, steps: int) -> tuple[float, bool]:
         """(normalised regret of `lr` on this seed, whether it diverged); nan without a pick, inf when diverged."""
@@ -423,21 +469,32 @@ class Reference:
 
 def regret_tables(args) -> None:
     seeds, steps = args.seeds or (1 if args.quick else 3), args.steps or (60 if args.quick else 100)
-    grid_name = "gradscope grid (default)" if SCHEDULE == {"rungs": 3, "eta": 2} else \
-        f"gradscope grid (rungs {SCHEDULE['rungs']}, eta {SCHEDULE['eta']})"
+    grid_name = "gradscope grid (default)" if SCHEDULE == {"rungs": 3, "eta": 2, "seeds": 2} else \
+        f"gradscope grid (rungs {SCHEDULE['rungs']}, eta {SCHEDULE['eta']}, seeds {SCHEDULE['seeds']})"
     pickers = {grid_name: gradscope_grid, "gradscope range: valley": gradscope_range}
     if have_lr_finder():
         pickers["torch-lr-finder: steepest"] = lr_finder
     else:
         print("torch-lr-finder is not installed: its row is skipped (pip install torch-lr-finder --no-deps)")
-    stats = {name: {"r": [], "worst": [], "div": 0, "steps": [], "sec": [], "none": 0} for name in pickers}
+    names = list(pickers) + list(ORACLES)
+    stats = {name: {"r": [], "worst": [], "div": 0, "steps": [], "sec": [], "none": 0} for name in names}
     started = time.perf_counter()
     tasks, optimizers = args.tasks.split(","), args.optimizers.split(",")
+    if args.cache:
+        load_cache(args.cache)
+    cases = []
     for task in tasks:
         for opt in optimizers:
             for seed in range(seeds):
-                case_stats(task, opt, seed, steps, args, pickers, stats)
+                cases.append(case_stats(task, opt, seed, steps, args, pickers, stats))
                 print(f"  {task} {opt} seed {seed} done ({time.perf_counter() - started:.0f} s)", file=sys.stderr)
+                if args.cache:
+                    save_cache(args.cache, f"{args.tasks}-{args.optimizers}-{steps}".replace(",", "_"))
+    if args.dump:
+        import json
+
+        with open(args.dump, "w") as f:
+            json.dump(cases, f, indent=1)
     show(f"Normalised regret at a fixed budget of {steps} steps ({len(tasks)} models x {len(optimizers)} optimizers "
          f"x {seeds} seeds; each pick retrained on {args.retrain_seeds} seeds; torch {torch.__version__}, CPU, "
          "1 thread)",
@@ -447,12 +504,33 @@ def regret_tables(args) -> None:
     untrainable(steps, pickers)
 
 
-def case_stats(task: str, opt: str, seed: int, steps: int, args, pickers: dict, stats: dict) -> None:
-    """Every picker on one case; each pick then retrained on the retrain seeds (the case's own first)."""
+def oracle_own(refs: list["Reference"], steps: int) -> float:
+    """The dense grid's best rate on the case's own seed: what a picker that saw every rate there would take."""
+    own = refs[0]
+    finite = {lr: own.scores[lr] for lr in own.dense if math.isfinite(own.scores[lr])}
+    return min(finite, key=finite.get)
+
+
+def oracle_worst(refs: list["Reference"], steps: int) -> float:
+    """The dense grid's rate with the lowest worst-seed regret: no single rate does better on every seed."""
+    return min(refs[0].dense, key=lambda lr: max(ref.regret(lr, steps)[0] for ref in refs))
+
+
+# Not pickers: bounds on what a picker can reach. Their cost is the dense grid's training steps.
+ORACLES = {"oracle: dense best on the case's seed": oracle_own,
+           "oracle: best single rate in the worst case over the seeds": oracle_worst}
+
+
+def case_stats(task: str, opt: str, seed: int, steps: int, args, pickers: dict, stats: dict) -> dict:
+    """Every picker on one case; each pick then retrained on the retrain seeds (the case's own first); then the
+    oracles. Returns the case's picks and per-seed regrets (for --dump)."""
     refs = [Reference.of(make_case(task, opt, seed, steps), steps)]
-    picks = {}
+    picks, detail = {}, {}
     for name, pick in pickers.items():
-        lr, cost, seconds, _ = pick(refs[0].case, steps)
+        lr, cost, seconds, result = pick(refs[0].case, steps)
+        robust = getattr(result, "robust_pick", None)
+        detail[name] = {"steps": cost, "checks": [[c.lr, *c.regrets] for c in robust.checks] if robust else None,
+                        "best_lr": getattr(getattr(result, "decision", None), "best_lr", None)}
         refs[0].case.model.load_state_dict(refs[0].initial)
         picks[name] = lr
         s = stats[name]
@@ -464,13 +542,25 @@ def case_stats(task: str, opt: str, seed: int, steps: int, args, pickers: dict, 
         s["sec"].append(seconds)
     for j in range(1, args.retrain_seeds):
         refs.append(Reference.of(make_case(task, opt, seed, steps, init_seed=seed + 100 * j), steps))
+    for name, oracle in ORACLES.items():
+        lr = picks[name] = oracle(refs, steps)
+        s = stats[name]
+        r, bad = refs[0].regret(lr, steps)
+        s["r"].append(r)
+        s["div"] += bad
+        s["steps"].append(len(refs[0].dense) * steps * (1 if oracle is oracle_own else len(refs)))
+        s["sec"].append(math.nan)
+    out = {"case": f"{task} {opt} {seed}", "l0": [ref.l0 for ref in refs], "best": [ref.best for ref in refs],
+           "picks": {}}
     for name, lr in picks.items():
         per_seed = [ref.regret(lr, steps)[0] for ref in refs]
         stats[name]["worst"].append(max(per_seed) if lr is not None else math.nan)
+        out["picks"][name] = {"lr": lr, "r": per_seed, **detail.get(name, {})}
         if args.verbose:
-            print(f"  {task:11} {opt:12} seed {seed}  {name:26} lr {lr if lr else float('nan'):.2e}  r per seed "
+            print(f"  {task:11} {opt:12} seed {seed}  {name[:26]:26} lr {lr if lr else float('nan'):.2e}  r per seed "
                   + " ".join(f"{r:.3f}" for r in per_seed)
                   + f"  (L0 {refs[0].l0:.3f}, L* {refs[0].best:.3f})", file=sys.stderr)
+    return out
 
 
 def untrainable(steps: int, pickers: dict) -> None:

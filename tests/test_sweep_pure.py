@@ -128,6 +128,44 @@ def test_survivors_and_late_admission():
     assert not halving.admits(math.nan, []) and halving.admits(1.0, [])
 
 
+# The transformer/SGD+momentum plateau (issue 16): at a rung the losses are not yet apart, and the rate that drops
+# last ranks just below the cut-off by chance. Per evaluation chunk (8 chunks):
+CUT = [1.0, 1.1, 0.9, 1.0, 1.2, 0.8, 1.0, 1.0]
+# a tie: differences to the cut-off alternate +0.06 / -0.04: mean 0.01, sample sd sqrt(8 * 0.05**2 / 7) = 0.0535,
+# standard error 0.0189, so the bar is 2 * 0.0189 = 0.0378 and 0.01 is under it
+TIE = [c + (0.06 if i % 2 == 0 else -0.04) for i, c in enumerate(CUT)]
+# worse on every chunk by 0.1 (+-0.001): mean 0.1, standard error ~0.0004: apart, however few the chunks
+WORSE = [c + 0.1 + (0.001 if i % 2 else -0.001) for i, c in enumerate(CUT)]
+BEST = [c - 0.2 for c in CUT]
+
+
+def test_a_run_within_the_noise_of_the_cut_off_survives_the_rung():
+    mean = lambda v: sum(v) / len(v)
+    scores = {"best": mean(BEST), "cut": mean(CUT), "tie": mean(TIE), "worse": mean(WORSE), "nan": math.nan}
+    chunks = {"best": BEST, "cut": CUT, "tie": TIE, "worse": WORSE, "nan": [math.nan] * 8}
+    assert halving.survivors(scores, 2) == ["best", "cut"]  # the old rule: the tie is dropped on its mean alone
+    assert halving.survivors_within_noise(scores, chunks, 2) == ["best", "cut", "tie"]
+    assert halving.within_noise(TIE, CUT) and not halving.within_noise(WORSE, CUT)
+    assert not halving.within_noise([math.nan] * 8, CUT) and not halving.within_noise(TIE[:4], CUT)
+    # a tighter bar (z 0.5: 0.0095 < 0.01) drops it
+    assert halving.survivors_within_noise(scores, chunks, 2, z=0.5) == ["best", "cut"]
+
+
+def test_ties_add_at_most_half_a_rung_best_first():
+    ties = {f"t{k}": [c + 0.001 * k * (1 if i % 2 else -1) + 0.0001 * k for i, c in enumerate(CUT)] for k in (1, 2, 3)}
+    chunks = {"best": BEST, "cut": CUT, **ties}
+    scores = {key: sum(v) / len(v) for key, v in chunks.items()}
+    assert all(halving.within_noise(v, CUT) for v in ties.values())
+    assert halving.survivors_within_noise(scores, chunks, 2) == ["best", "cut", "t1"]
+    # keep 4 of 8: the cut-off is 'cut'; t1, t2 and t3 tie with it, and 4 // 2 = 2 of them are added, the best first
+    wide = {**chunks, "b2": [c - 0.1 for c in CUT], "worse": WORSE, "t0": [c - 0.01 for c in CUT]}
+    wide_scores = {key: sum(v) / len(v) for key, v in wide.items()}
+    assert halving.survivors(wide_scores, 4) == ["best", "b2", "t0", "cut"]
+    assert halving.survivors_within_noise(wide_scores, wide, 4) == ["best", "b2", "t0", "cut", "t1", "t2"]
+    # fewer finite runs than `keep`: nothing to cut, nothing added
+    assert halving.survivors_within_noise({"a": 1.0, "b": math.inf}, {"a": CUT, "b": CUT}, 2) == ["a"]
+
+
 # -- scoring ----------------------------------------------------------------------------------------------------------
 def test_regret():
     assert scoring.regret(0.5, 0.5, 1.5) == 0
@@ -188,3 +226,4 @@ def test_the_incremental_stop_rule_is_stop_index(values, block):
             stopped = True
             break
     assert stopped == (stop_index(values, smooth(values)) is not None)
+

@@ -202,3 +202,34 @@ def test_a_keyboard_interrupt_from_the_model_while_checking_another_data_order_s
                       rungs=1, num=4, min_lr=0.01, max_lr=0.3)
     assert RaisesOnOrder2.calls == 3  # the interrupt was raised inside the check on data order 2
     assert result.interrupted
+
+
+def test_a_run_whose_training_loss_blows_up_stops_at_the_end_of_its_block():
+    """Cost: a rate that blew up trained on to the rung's horizon while its loss stayed finite. Plain SGD on y = 2x
+    with one weight: the error is multiplied by |1 - 2 lr E[x^2]| ~ |1 - 2 lr| per step. At lr 1.5625 that is 2.1:
+    the loss passes 4 x L0 within the first block of 8 steps (2.1**16 ~ 1e5 on the squared error), but stays finite
+    for hundreds of steps. 0.395 (factor 0.2) and 0.1 (0.8) converge."""
+    import torch
+    from torch import nn
+
+    from gradscope.commands.sweep.api import sweep_lr
+
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(512, 1, generator=gen)
+    y = 2 * x + 0.01 * torch.randn(512, 1, generator=gen)
+    batches = [(x[i:i + 32], y[i:i + 32]) for i in range(0, 512, 32)]
+    torch.manual_seed(0)
+    result = sweep_lr(nn.Linear(1, 1, bias=False), batches, nn.functional.mse_loss, eval_data=(x, y), steps=16,
+                      rungs=1, num=3, min_lr=0.1, max_lr=1.5625, seeds=1)
+    blown = next(r for r in result.runs if r.lr == pytest.approx(1.5625))
+    assert (blown.diverged_step, blown.steps, blown.nonfinite_step) == (8, 8, None)
+    assert result.steps_spent == 16 + 16 + 8
+    row = next(r for r in result_rows(result) if r["lr"] == pytest.approx(1.5625))
+    assert row["diverged"] and row["diverged_step"] == 8 and row["regret"] is None
+
+
+def result_rows(result):
+    from gradscope.commands.sweep.report import table_rows
+
+    return table_rows(result)
+

@@ -109,12 +109,12 @@ def table_rows(result: "SweepResult") -> list[dict[str, Any]]:
 
 
 def _finished(run: "GridRun", horizons: list[int]) -> bool:
-    return bool(horizons) and run.steps >= horizons[-1] and run.nonfinite_step is None and not run.error
+    return bool(horizons) and run.steps >= horizons[-1] and not run.stopped
 
 
 def _row(run: "GridRun", record: "RunRecord | None", horizons: list[int], best: float | None,
          initial: float) -> dict[str, Any]:
-    diverged = run.nonfinite_step is not None or bool(run.error) or scoring.is_diverged(run.loss, initial)
+    diverged = run.stopped or scoring.is_diverged(run.loss, initial)
     blow = blowup(record) if record is not None and diverged else None
     finished = _finished(run, horizons)
     return {
@@ -123,7 +123,8 @@ def _row(run: "GridRun", record: "RunRecord | None", horizons: list[int], best: 
         "eval_loss": run.loss if run.chunks else None,
         # regret only where it is defined: at the final horizon, against the best there
         "regret": scoring.regret(run.loss, best, initial) if best is not None and finished and run.chunks else None,
-        "diverged": diverged, "nonfinite_step": run.nonfinite_step, "error": run.error,
+        "diverged": diverged, "nonfinite_step": run.nonfinite_step, "diverged_step": run.diverged_step,
+        "error": run.error,
         "max_grad_norm": max_grad_norm(record) if record is not None else None,
         "findings": [f.rule for f in record.findings] if record is not None else [],
         "blowup": blow,

@@ -43,6 +43,9 @@ class Context:
     on_block: Callable[[int, float], None] = lambda steps, loss: None
     meta: dict[str, Any] = field(default_factory=dict)  # copied into each record's meta
     y_dim: int = 0  # the batch dimension of the targets (1 for sequence-first RNN data)
+    # A run stops once a block of its training losses averages above this (the orchestrator sets DIVERGE_FACTOR x
+    # the initial evaluation loss, scoring's own bar for "diverged"): the steps after a blow-up are not spent.
+    diverge_above: float = math.inf
     steps_done: int = 0  # training steps spent by the whole sweep so far (ramp included)
 
 
@@ -57,6 +60,7 @@ class GridRun:
     chunks: tuple[float, ...] = ()  # the latest evaluation, per chunk
     shuffled: tuple[float, ...] = ()  # the same outputs scored against shuffled targets, per chunk
     nonfinite_step: int | None = None  # the training loss turned NaN/Inf here; the run stopped
+    diverged_step: int | None = None  # a block of training losses ending here averaged above ctx.diverge_above
     error: str | None = None  # the user's code raised at this lr; the run stopped (the others go on)
     interrupted: bool = False
     seconds: float = 0.0
@@ -65,12 +69,17 @@ class GridRun:
     def loss(self) -> float:
         return sum(self.chunks) / len(self.chunks) if self.chunks else math.nan
 
+    @property
+    def stopped(self) -> bool:
+        """The run ended before its horizon for good: NaN/Inf, a blow-up, or an error in the user's code."""
+        return self.nonfinite_step is not None or self.diverged_step is not None or bool(self.error)
+
 
 def advance(run: GridRun, ctx: Context, horizon: int) -> None:
     """Train `run` from where it stands up to `horizon` steps (or until NaN / Ctrl-C), then evaluate it."""
     from gradscope.recording.watch import watch
 
-    if run.nonfinite_step is not None or run.error or run.steps >= horizon:
+    if run.stopped or run.steps >= horizon:
         return
     started = time.perf_counter()
     model = ctx.model
@@ -115,6 +124,9 @@ def _train(run: GridRun, ctx: Context, optimizer: torch.optim.Optimizer, horizon
             bad = next((i for i, v in enumerate(block) if not math.isfinite(v)), None)
             if bad is not None:
                 run.nonfinite_step = run.steps - len(block) + bad
+                break
+            if sum(block) / len(block) > ctx.diverge_above:
+                run.diverged_step = run.steps
                 break
     if end.error is not None:
         run.error = str(end.error)
