@@ -11,7 +11,8 @@ from rich.console import Console
 import golden_reports as hand
 from gradscope.commands.sweep import robust
 from gradscope.commands.sweep.script_failure import fix_for
-from gradscope.commands.sweep.script_report import SEEDED, not_controlled, script_wording
+from gradscope.commands.sweep.script_report import SEEDED, mark_diverged, not_controlled, script_wording
+from gradscope.commands.sweep.script_sweep import ScriptRun
 from gradscope.commands.sweep.script_runs import ChildResult
 from gradscope.render.html_report import _command_sections
 from gradscope.render.sweep_view import sweep_view, text_plot
@@ -107,3 +108,13 @@ def test_a_plot_with_one_finite_point_labels_its_row_once():
     labels = [line.split("|")[0].strip() for line in lines[:8]]
     assert labels == ["1.25"] + [""] * 7
     assert lines[0].count("o") == 1 and lines[0].count("!") == 2  # the point, and the two non-finite marks
+
+
+def test_a_script_run_that_ends_above_its_step0_loss_is_marked_diverged_in_the_table():
+    """Regression: the table said "no" for a run that ended at 6.8 from a start of 4.4 (the model sweep's rule is
+    twice the start), while the script's score counted it as diverged."""
+    runs = [ScriptRun(0.01, "a", chunks=(4.2, 4.3), start=4.4), ScriptRun(1.0, "b", chunks=(6.7, 6.9), start=4.4),
+            ScriptRun(3.0, "c", start=4.4, error="ValueError: nan")]
+    rows = [{"diverged": False}, {"diverged": False}, {"diverged": True}]
+    mark_diverged(rows, runs)
+    assert [r["diverged"] for r in rows] == [False, True, True]

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from gradscope.commands.sweep.options import SweepOptions
-from gradscope.commands.sweep.script_sweep import Runner, ramp_steps, step0_spread, sweep_script, window
+from gradscope.commands.sweep.script_sweep import Runner, ramp_steps, score, step0_spread, sweep_script, window
 from gradscope.scriptwatch.runner import ScriptTarget, check_target
 
 SEEDED = ("the script seeds itself: every run started from the same step-0 loss, so the rates are compared on the same "
@@ -67,6 +67,15 @@ def sweep_training_script(target: ScriptTarget, settings, options: SweepOptions,
     return Outcome(report, records, sweep=result, stopped=result.interrupted)
 
 
+def mark_diverged(rows: list[dict[str, Any]], runs: list) -> None:
+    """A script's run diverged when it ended above its own step-0 loss (script_sweep.score), not only past the model
+    sweep's DIVERGE_FACTOR times the start: the table's "diverged" says what the decision used. `rows` and `runs`
+    are in the same order (report.table_rows)."""
+    for row, run in zip(rows, runs):
+        if not row["diverged"] and run.chunks and score(run) == math.inf:
+            row["diverged"] = True
+
+
 def script_report(target: ScriptTarget, settings, options: SweepOptions, nproc: int, runner: Runner, result,
                   starts: list[float], deterministic: bool) -> dict[str, Any]:
     from gradscope.report.build import build_report
@@ -102,6 +111,7 @@ def script_report(target: ScriptTarget, settings, options: SweepOptions, nproc: 
     cost["range_test_steps"] = ramp_steps(options)
     cost["vs_range_test"] = cost["steps"] / cost["range_test_steps"]
     cost["runs"] = len(runner.results)  # each one a start of the script
+    mark_diverged(report["sweep"]["table"], result.runs)
     if not math.isfinite(report["sweep"]["initial_eval_loss"] or math.nan):
         report["sweep"]["initial_eval_loss"] = None
     return report
