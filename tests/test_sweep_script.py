@@ -162,23 +162,24 @@ def test_the_users_files_and_the_scripts_outputs_are_left_alone(plain):
 
 
 def test_step0_losses_that_differ_warn_that_the_runs_are_not_comparable(tmp_path, monkeypatch):
-    """Also --workdir: every run in that folder, where the script's relative outputs land (and -m still finds the
+    """Also --quiet, and --workdir: every run in that folder, where the script's relative outputs land (and -m still finds the
     module from the user's working directory)."""
     monkeypatch.chdir(SCRIPTS)  # -m finds the module from the working directory, as python -m does
     work = tmp_path / "work"
     work.mkdir()
     result = invoke("--max-steps", 4, "--num", 3, "--rungs", 1, "--min-lr", 0.01, "--max-lr", 0.05,
-                    "--workdir", work, "--json", tmp_path / "lr.json", "-m", "linreg_train", "--unseeded",
-                    "--save", "unseeded.pt")
+                    "--workdir", work, "--json", tmp_path / "lr.json", "--quiet", "-m", "linreg_train",
+                    "--unseeded", "--save", "unseeded.pt")
     assert result.exit_code == 0, result.output
     report = json.loads((tmp_path / "lr.json").read_text())
     assert report["script"]["deterministic"] is False and len(set(report["script"]["step0_losses"])) > 1
     text = flat(result.output)
+    # even with --quiet (only the answer), the warning: it bears on the answer
     assert "warning: the runs are not comparable" in text and "not deterministic" in text
     assert "seed the script" in text and "seeds itself" not in text
     assert report["source"] == "-m linreg_train --unseeded --save unseeded.pt" and report["script"]["module"] is True
     assert (work / "unseeded.pt").exists() and not (SCRIPTS / "unseeded.pt").exists()
-    assert report["script"]["workdir"] == str(work.resolve()) and f"in {work.resolve()}" in text
+    assert report["script"]["workdir"] == str(work.resolve())
 
 
 # -- DDP ------------------------------------------------------------------------------------------------------------

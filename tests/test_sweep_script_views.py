@@ -15,13 +15,13 @@ from gradscope.commands.sweep.script_report import SEEDED, mark_diverged, not_co
 from gradscope.commands.sweep.script_sweep import ScriptRun
 from gradscope.commands.sweep.script_runs import ChildResult
 from gradscope.render.html_report import _command_sections
-from gradscope.render.sweep_view import sweep_view, text_plot
+from gradscope.render.sweep_view import quiet_view, sweep_view, text_plot
 from gradscope.scriptwatch.lr_override import LrPlan
 
 
-def render(report: dict, width: int = 120) -> str:
+def render(report: dict, width: int = 120, view=sweep_view) -> str:
     console = Console(width=width, record=True, color_system=None, file=open("/dev/null", "w"), highlight=False)
-    console.print(sweep_view(report))
+    console.print(view(report))
     return " ".join(console.export_text().replace("│", " ").split())
 
 
@@ -65,6 +65,9 @@ def test_an_unseeded_script_gets_a_warning_with_its_step0_spread_and_the_fix():
     assert "warning: the runs are not comparable" in text and "seeds itself" not in text
     assert "differs between runs (2 to 2.5)" in text and "seed the script, e.g. torch.manual_seed(0)" in text
     assert "in /data/run" in text
+    quiet = render(script_report([2.0, 2.5]), view=lambda r: quiet_view(r, "train.py"))
+    assert quiet.startswith("╭─ warning: the runs are not comparable") and "learning rate: 2.72e-01" in quiet
+    assert "seeds itself" not in render(script_report([2.0, 2.0]), view=lambda r: quiet_view(r, "train.py"))
 
 
 def test_the_picks_wording_speaks_of_the_scripts_own_data_order_on_every_branch():

@@ -159,11 +159,10 @@ def _sweep_script(script: str, how: dict, flags: dict, sweep: dict, config, thre
     target = ScriptTarget(script, how["args"], how["module"])
     workdir = how["workdir"].resolve() if how["workdir"] is not None else None
     outcome = _run_script(target, settings, options, how["nproc"], quiet, o.check_timeout(timeout), workdir)
-    from gradscope.render.sweep_view import answer, sweep_view
+    from gradscope.render.sweep_view import quiet_view, sweep_view
 
     report = outcome.report
-    out.print(answer(report["suggestion"], target.shown, options.mode, report["script"]) if quiet
-              else sweep_view(report))
+    out.print(quiet_view(report, target.shown) if quiet else sweep_view(report))
     _write(outcome, settings, plot, html)
     return EXIT_INTERRUPTED if outcome.interrupted else EXIT_OK
 

@@ -218,6 +218,16 @@ def control(script: dict[str, Any]) -> Text | Panel:
                  title_align="left", border_style="yellow")
 
 
+def quiet_view(report: dict[str, Any], source: str) -> Group:
+    """--quiet: only the answer, preceded for a script that is not deterministic by the warning (it bears on the
+    answer itself)."""
+    script = report.get("script")
+    parts: list[Any] = [answer(report["suggestion"], source, report["sweep"]["mode"], script)]
+    if script is not None and not script.get("deterministic", True):
+        parts.insert(0, control(script))
+    return Group(*parts)
+
+
 def sweep_view(report: dict[str, Any]) -> Group:
     sweep, suggestion = report["sweep"], report["suggestion"]
     parts: list[Any] = [header(report)]
