@@ -92,10 +92,10 @@ def test_a_missing_relative_input_file_names_absolute_paths_and_workdir(tmp_path
     monkeypatch.chdir(tmp_path)
     error = "FileNotFoundError: [Errno 2] No such file or directory: 'data/train.bin'"
     fix = fix_for(failed(error), None)
-    assert "absolute paths" in fix and "--workdir ." in fix and "exists here" not in fix
+    assert "absolute paths" in fix and "--workdir ." in fix and "exists" not in fix
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "train.bin").write_bytes(b"")
-    assert "(data/train.bin exists here)" in fix_for(failed(error), None)
+    assert "--workdir . to run it in this folder, where data/train.bin exists (its own outputs" in fix_for(failed(error), None)
     assert "ran in --workdir /w" in fix_for(failed(error), Path("/w"))
 
 

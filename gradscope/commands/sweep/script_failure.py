@@ -36,7 +36,7 @@ def fix_for(result: ChildResult, workdir: Path | None) -> str:
         return f"every run ran in --workdir {workdir}: check that the script finds its files there ({where}that folder)"
     if path is not None and os.path.isabs(path):
         return f"{path} does not exist: check the path the script was given"
-    here = f" ({path} exists here)" if path is not None and os.path.exists(path) else ""
+    here = f", where {path} exists" if path is not None and os.path.exists(path) else ""
     return ("each run's working directory is an empty temporary folder, so relative paths find nothing: give the "
             f"script its input files as absolute paths, or pass --workdir . to run it in this folder{here} (its "
             "own outputs there, e.g. checkpoints, are then written by every run)")
