@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -39,6 +40,10 @@ Module = Annotated[bool, typer.Option("-m", "--module", help="With --max-steps: 
 NprocPerNode = Annotated[int, typer.Option(
     "--nproc-per-node", help="With --max-steps: launch each run of the script with torch.distributed.run on this "
                              "many processes (DDP).")]
+Workdir = Annotated[Optional[Path], typer.Option(
+    "--workdir", help="With --max-steps: run every run of the script in DIR (e.g. --workdir . for a script that reads "
+                      "data/... relative to this folder). Its outputs there (checkpoints) are then written by every "
+                      "run. [default: a new empty folder per run]", metavar="DIR", show_default=False)]
 # Stop parsing at the script: what follows belongs to it (a model file's options are parsed again, see _reparse).
 SCRIPT_ARGS = {"allow_extra_args": True, "ignore_unknown_options": True, "allow_interspersed_args": False}
 # Options that describe how gradscope trains a model file: a script trains itself.
@@ -49,8 +54,8 @@ MODEL_FILE_ONLY = ("steps", "batch_size", "optimizer", "momentum", "seed", "devi
 @app.command("sweep-lr", context_settings=SCRIPT_ARGS)
 def sweep_lr(
     ctx: typer.Context, model: Target, args: ScriptArgs = None, max_steps: MaxSteps = None, module: Module = False,
-    nproc_per_node: NprocPerNode = 1, mode: Mode = "grid", min_lr: MinLr = None, max_lr: MaxLr = None,
-    num: Num = None, rungs: Rungs = 3, eta: Eta = 2, seeds: Seeds = None, steps: o.Steps = None,
+    nproc_per_node: NprocPerNode = 1, workdir: Workdir = None, mode: Mode = "grid", min_lr: MinLr = None,
+    max_lr: MaxLr = None, num: Num = None, rungs: Rungs = 3, eta: Eta = 2, seeds: Seeds = None, steps: o.Steps = None,
     batch_size: o.BatchSize = None, optimizer: o.Optimizer = None, momentum: o.Momentum = None, seed: o.Seed = None,
     device: o.Device = None, data: o.Data = None, target: o.TargetColumn = None, loss: o.Loss = None,
     json: o.Json = None, csv: o.Csv = None, plot: Plot = None, html: o.Html = None, config: o.Config = None,
@@ -68,11 +73,11 @@ def sweep_lr(
     flags = dict(steps=steps, batch_size=batch_size, optimizer=optimizer, momentum=momentum, seed=seed,
                  device=device, data=data, target=target, loss=loss, json=json, csv=csv, ignore=ignore)
     sweep = dict(mode=mode, min_lr=min_lr, max_lr=max_lr, num=num, rungs=rungs, eta=eta)
-    if max_steps is None and not module and nproc_per_node == 1:
+    if max_steps is None and not module and nproc_per_node == 1 and workdir is None:
         sweep["seeds"] = 2 if seeds is None else seeds
         guarded(lambda: _sweep(model, flags, sweep, config, threshold, quiet, plot, timeout, html))
         return
-    script = dict(max_steps=max_steps, module=module, nproc=nproc_per_node, args=tuple(args or ()))
+    script = dict(max_steps=max_steps, module=module, nproc=nproc_per_node, args=tuple(args or ()), workdir=workdir)
     guarded(lambda: _sweep_script(model, script, {**flags, "seeds": seeds}, sweep, config, threshold, quiet, plot,
                                   timeout, html))
 
@@ -152,12 +157,12 @@ def _sweep_script(script: str, how: dict, flags: dict, sweep: dict, config, thre
     check_html(html)
     check_plot(plot)
     target = ScriptTarget(script, how["args"], how["module"])
-    outcome = _run_script(target, settings, options, how["nproc"], quiet, o.check_timeout(timeout))
-    from gradscope.render.sweep_view import answer, sweep_view
+    workdir = how["workdir"].resolve() if how["workdir"] is not None else None
+    outcome = _run_script(target, settings, options, how["nproc"], quiet, o.check_timeout(timeout), workdir)
+    from gradscope.render.sweep_view import quiet_view, sweep_view
 
     report = outcome.report
-    out.print(answer(report["suggestion"], target.shown, options.mode, report["script"]) if quiet
-              else sweep_view(report))
+    out.print(quiet_view(report, target.shown) if quiet else sweep_view(report))
     _write(outcome, settings, plot, html)
     return EXIT_INTERRUPTED if outcome.interrupted else EXIT_OK
 
@@ -168,7 +173,7 @@ def _check_script_options(how: dict, flags: dict) -> None:
     from gradscope.errors import GradscopeError
 
     if how["max_steps"] is None:
-        raise GradscopeError("-m and --nproc-per-node sweep a training script, which needs --max-steps",
+        raise GradscopeError("-m, --nproc-per-node and --workdir sweep a training script, which needs --max-steps",
                              fix="gradscope sweep-lr --max-steps 100 [-m] SCRIPT [ARGS]")
     if how["max_steps"] < 1:
         raise GradscopeError(f"--max-steps {how['max_steps']} must be at least 1", fix="e.g. --max-steps 100")
@@ -180,13 +185,17 @@ def _check_script_options(how: dict, flags: dict) -> None:
                                  "--max-steps")
     if how["nproc"] < 1:
         raise GradscopeError(f"--nproc-per-node {how['nproc']} must be at least 1", fix="e.g. --nproc-per-node 2")
+    if how["workdir"] is not None and not how["workdir"].is_dir():
+        raise GradscopeError(f"--workdir {how['workdir']} is not a folder", fix="give an existing folder, e.g. "
+                             "--workdir . (the folder you run gradscope from)")
     if int(os.environ.get("WORLD_SIZE", "1") or 1) > 1:
         raise GradscopeError("gradscope sweep-lr is running under torchrun: each rank would start its own sweep",
                              fix="run gradscope sweep-lr once, without torchrun, with --nproc-per-node K: it "
                                  "launches each run of the script on K processes")
 
 
-def _run_script(target, settings, options, nproc: int, quiet: bool, timeout: float | None = None):
+def _run_script(target, settings, options, nproc: int, quiet: bool, timeout: float | None = None,
+                workdir: Path | None = None):
     from gradscope.commands.sweep.script_report import sweep_training_script
     from gradscope.commands.sweep.script_sweep import ramp_steps
     from gradscope.commands.sweep import halving
@@ -198,4 +207,4 @@ def _run_script(target, settings, options, nproc: int, quiet: bool, timeout: flo
     with stop_on_sigint(timeout) as stop, step_progress(planned, "sweeping the script", quiet) as on_step:
         stop.polled = True  # the children are stopped by their process group: a stop request never raises here
         return sweep_training_script(target, settings, options, nproc, should_stop=stop,
-                                     on_steps=lambda n, v: on_step(n - 1, v))
+                                     on_steps=lambda n, v: on_step(n - 1, v), workdir=workdir)

@@ -115,7 +115,7 @@ def update_ratio_lines(layers: list[dict[str, Any]]) -> str:
 
 def sweep_curve(report: dict[str, Any], option: str = "--html"):
     """sweep-lr's answer as a figure: the range test's raw and smoothed loss (range mode), or the grid's evaluation
-    loss per learning rate, with the candidates as vertical lines. `--plot` saves it; the HTML report embeds it."""
+    loss (a script's: its training loss) per learning rate, with the candidates as vertical lines. `--plot` saves it; the HTML report embeds it."""
     sweep, suggestion = report["sweep"], report.get("suggestion") or {}
     if sweep["mode"] == "range" and sweep.get("range_test"):
         r = sweep["range_test"]
@@ -125,7 +125,8 @@ def sweep_curve(report: dict[str, Any], option: str = "--html"):
         cap = max(finite[0], min(finite) * r.get("stop_factor", 4.0)) if finite else None
         return _lr_figure(points, r["candidates"], f"range test: {report['source']}", option, cap)
     rows = sweep["table"]
-    points = {"evaluation loss": ([x["lr"] for x in rows], [x["eval_loss"] for x in rows], "o-")}
+    score = "training loss" if report.get("script") else "evaluation loss"  # a swept script's score is its own
+    points = {score: ([x["lr"] for x in rows], [x["eval_loss"] for x in rows], "o-")}
     marks = {k: v for k, v in (suggestion.get("candidates") or {}).items() if v}
     return _lr_figure(points, marks, f"grid: {report['source']}", option, sweep["initial_eval_loss"] * 2)
 

@@ -65,7 +65,12 @@ def _command_sections(report: dict[str, Any]) -> list[str]:
     parts = []
     if report.get("checks"):
         parts.append(_checks(report["checks"], report.get("gate") or {}))
-    if report.get("script"):
+    if report.get("script") and report.get("sweep"):  # a swept script: whether its runs are comparable
+        s = report["script"]
+        cls = "meta" if s.get("deterministic", True) else "failed"
+        parts.append(f"<p>script {_e(s.get('target'))}, run {_e(s.get('runs'))} times</p>"
+                     f"<p class=\"{cls}\">{_e(s.get('not_controlled'))}</p>")
+    elif report.get("script"):
         s = report["script"]
         parts.append(f"<p>script {_e(s.get('target'))}: {_e(s.get('ended'))} after {_e(s.get('steps'))} optimizer "
                      f"steps{_e(': ' + s['error'] if s.get('error') else '')}</p>")
@@ -118,14 +123,15 @@ def _sweep(report: dict[str, Any]) -> str:
     if sweep.get("table") or (sweep["mode"] == "range" and sweep.get("range_test")):
         parts.append(_img(figures.data_uri(figures.sweep_curve(report)), "loss against learning rate"))
     if sweep.get("table"):
-        parts.append(_sweep_table(sweep, suggestion))
+        parts.append(_sweep_table(sweep, suggestion, "train loss" if report.get("script") else "eval loss"))
     parts += [f"<p class=\"meta\">note: {_e(n)}</p>" for n in sweep.get("notes", [])]
     return "".join(parts)
 
 
-def _sweep_table(sweep: dict[str, Any], suggestion: dict[str, Any]) -> str:
+def _sweep_table(sweep: dict[str, Any], suggestion: dict[str, Any], score: str = "eval loss") -> str:
+    """The sweep's table; `score` heads the score's column (a swept script's is its own training loss)."""
     rungs = [f"loss@{r['horizon']}" for r in sweep["schedule"]]
-    head = "".join(f"<th>{_e(h)}</th>" for h in ["lr", *rungs, "eval loss", "regret", "diverged", "max |g|", "findings"])
+    head = "".join(f"<th>{_e(h)}</th>" for h in ["lr", *rungs, score, "regret", "diverged", "max |g|", "findings"])
     rows = []
     for r in sweep["table"]:
         cells = [f"{r['lr']:.2e}", *(num(v) for v in r["rung_losses"]), num(r["eval_loss"]),

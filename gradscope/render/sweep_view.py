@@ -41,7 +41,8 @@ def text_plot(xs: Sequence[float], series: Sequence[tuple[Sequence[float], str]]
                 cells[row(y)][col(x)] = char
             elif x > 0 and not math.isfinite(y):
                 cells[0][col(x)] = "!"
-    labels = {0: num(y1), height - 1: num(y0), (height - 1) // 2: num((y0 + y1) / 2)}
+    # one finite point (or all equal): every point sits on the top row, which alone gets a label
+    labels = {0: num(y1)} if y1 == y0 else {0: num(y1), height - 1: num(y0), (height - 1) // 2: num((y0 + y1) / 2)}
     pad = max(len(v) for v in labels.values())
     lines = [f"{labels.get(i, ''):>{pad}} |{''.join(r)}" for i, r in enumerate(cells)]
     lines.append(" " * pad + " +" + "-" * width)
@@ -81,7 +82,8 @@ def range_plot(range_test: dict[str, Any]) -> Panel:
                  title_align="left")
 
 
-def grid_plot(sweep: dict[str, Any], suggestion: dict[str, Any]) -> Panel:
+def grid_plot(sweep: dict[str, Any], suggestion: dict[str, Any], score: str = "evaluation loss") -> Panel:
+    """The grid's score per learning rate; `score` names it (a script's is its own training loss)."""
     rows = sweep["table"]
     xs = [r["lr"] for r in rows]
     ys = [r["eval_loss"] if r["eval_loss"] is not None else math.nan for r in rows]
@@ -91,15 +93,17 @@ def grid_plot(sweep: dict[str, Any], suggestion: dict[str, Any]) -> Panel:
     finite = [y for y in ys if math.isfinite(y)]
     cap = sweep["initial_eval_loss"] * 2 if finite else None
     lines = text_plot(xs, [(ys, "o")], marks, height=8, y_cap=cap)
-    legend = "o evaluation loss at the last rung reached   ! non-finite   * pick   f fast"
-    return Panel(Text("\n".join(lines + [legend])), title="grid: evaluation loss against learning rate",
+    legend = f"o {score} at the last rung reached   ! non-finite   * pick   f fast"
+    return Panel(Text("\n".join(lines + [legend])), title=f"grid: {score} against learning rate",
                  title_align="left")
 
 
-def grid_table(sweep: dict[str, Any], suggestion: dict[str, Any], initial: str = "initial evaluation loss") -> FittingTable:
-    """One row per learning rate; a narrow console loses max |g|, then regret, then the rung losses (never the lr)."""
+def grid_table(sweep: dict[str, Any], suggestion: dict[str, Any], initial: str = "initial evaluation loss",
+               score: str = "eval loss") -> FittingTable:
+    """One row per learning rate; a narrow console loses max |g|, then regret, then the rung losses (never the lr).
+    `score` heads the score's column (a script's score is its own training loss: "train loss")."""
     rungs = [f"loss@{r['horizon']}" for r in sweep["schedule"]]
-    columns = [Column("lr", "left"), *(Column(name) for name in rungs), Column("eval loss"), Column("regret"),
+    columns = [Column("lr", "left"), *(Column(name) for name in rungs), Column(score), Column("regret"),
                Column("diverged", "left"), Column("max |g|"), Column("findings", "left")]
     best, fast = suggestion.get("lr"), suggestion.get("fast_lr")
     rows, styles = [], []
@@ -189,7 +193,8 @@ def header(report: dict[str, Any]) -> Panel:
         procs = script["nproc_per_node"]
         lines = what_was_run(report, str(s.get("optimizer")),
                              f"the script's own lr {ref}, {procs} process{'es' if procs > 1 else ''} a run; "
-                             f"every run a fresh process from the script's start")
+                             f"every run a fresh process from the script's start, "
+                             + (f"in {script['workdir']}" if script.get("workdir") else "in a new empty folder"))
     else:
         lines = what_was_run(report, str(s.get("optimizer")),
                              f"batch {s.get('batch_size')}, seed {s.get('seed')}, {s.get('device')}")
@@ -204,6 +209,25 @@ def header(report: dict[str, Any]) -> Panel:
     return facts_panel(lines, f"gradscope sweep-lr ({sweep['mode']}): {report['source']}")
 
 
+def control(script: dict[str, Any]) -> Text | Panel:
+    """What a swept script left uncontrolled: a quiet note when it seeds itself, a warning when its runs did not
+    start from the same step-0 loss (the comparison between rates is then noisy, and the pick with it)."""
+    if script.get("deterministic", True):
+        return Text(f"note: {script['not_controlled']}", style="dim")
+    return Panel(Text(script["not_controlled"], style="yellow"), title="warning: the runs are not comparable",
+                 title_align="left", border_style="yellow")
+
+
+def quiet_view(report: dict[str, Any], source: str) -> Group:
+    """--quiet: only the answer, preceded for a script that is not deterministic by the warning (it bears on the
+    answer itself)."""
+    script = report.get("script")
+    parts: list[Any] = [answer(report["suggestion"], source, report["sweep"]["mode"], script)]
+    if script is not None and not script.get("deterministic", True):
+        parts.insert(0, control(script))
+    return Group(*parts)
+
+
 def sweep_view(report: dict[str, Any]) -> Group:
     sweep, suggestion = report["sweep"], report["suggestion"]
     parts: list[Any] = [header(report)]
@@ -215,14 +239,17 @@ def sweep_view(report: dict[str, Any]) -> Group:
                               f"(step {blow['step']})"))
     script = report.get("script")
     if sweep["mode"] == "grid" and sweep["table"]:
-        initial = "step-0 training loss" if script is not None else "initial evaluation loss"
-        parts += [grid_table(sweep, suggestion, initial), grid_plot(sweep, suggestion)]
+        if script is not None:  # a script's score is its own training loss, not a held-out evaluation loss
+            parts += [grid_table(sweep, suggestion, "step-0 training loss", "train loss"),
+                      grid_plot(sweep, suggestion, "training loss")]
+        else:
+            parts += [grid_table(sweep, suggestion), grid_plot(sweep, suggestion)]
         blow = blowups(sweep)
         if blow is not None:
             parts.append(blow)
     parts += [Text(f"note: {n}", style="dim") for n in sweep["notes"]]
     if script is not None:
-        parts.append(Text(f"not controlled: {script['not_controlled']}", style="dim"))
+        parts.append(control(script))
     parts.append(answer(suggestion, report["source"], sweep["mode"], script))
     if report.get("interrupted"):
         parts.append(Text("interrupted: the report covers what ran before Ctrl-C", style="yellow"))

@@ -5,25 +5,45 @@ a "script" section (the script's own rate, the pick as a scale of it, the step-0
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any, Callable
 
 from gradscope.commands.sweep.options import SweepOptions
-from gradscope.commands.sweep.script_sweep import Runner, ramp_steps, step0_spread, sweep_script, window
+from gradscope.commands.sweep.script_sweep import Runner, ramp_steps, score, step0_spread, sweep_script, window
 from gradscope.scriptwatch.runner import ScriptTarget, check_target
 
-NOT_CONTROLLED = ("the script's data order, initial weights and dropout: gradscope runs the script as it is, so each "
-                  "run is only comparable with the others if the script seeds itself")
+SEEDED = ("the script seeds itself: every run started from the same step-0 loss, so the rates are compared on the same "
+          "initial weights and data; gradscope cannot reorder the script's data, so the pick is not checked on other "
+          "data orders")
+
+
+def not_controlled(starts: list[float], deterministic: bool) -> str:
+    """What the sweep could not control, for the report and the view: with a seeded script, only the data order;
+    without, the comparison itself (the step-0 loss, which no rate can change, moved between runs)."""
+    if deterministic:
+        return SEEDED
+    return (f"the script is not deterministic: its step-0 loss, which no rate can change, differs between runs "
+            f"({min(starts):.4g} to {max(starts):.4g}), so each rate ran on other initial weights or data and the "
+            "comparison between rates carries that noise (fix: seed the script, e.g. torch.manual_seed(0))")
+
+
+def script_wording(how: str) -> str:
+    """robust.explain's sentence for a model sweep, said of a script: its one data order is the script's own."""
+    return how.replace("the sweep's seed", "the script's own data order").replace(
+        "the sweep's own order", "the script's own data order")
 
 
 def sweep_training_script(target: ScriptTarget, settings, options: SweepOptions, nproc: int = 1,
                           should_stop: Callable[[], bool] = lambda: False,
-                          on_steps: Callable[[int, float], None] = lambda steps, loss: None):
-    """Sweep the script's learning rate (script_sweep.py) and return the Outcome with its report."""
+                          on_steps: Callable[[int, float], None] = lambda steps, loss: None,
+                          workdir: Path | None = None):
+    """Sweep the script's learning rate (script_sweep.py) and return the Outcome with its report; `workdir`
+    (--workdir) is every run's working directory, else each run gets a new empty one."""
     from gradscope.commands.outcome import Outcome
     from gradscope.rules import diagnose
 
     check_target(target)
-    runner = Runner(target, nproc, should_stop, on_steps)
+    runner = Runner(target, nproc, should_stop, on_steps, workdir=workdir)
     result = sweep_script(runner, options)
     records = []
     for run in result.runs:
@@ -34,10 +54,6 @@ def sweep_training_script(target: ScriptTarget, settings, options: SweepOptions,
             records.append(record)
     result.records = records
     starts, deterministic = step0_spread(runner)
-    if not deterministic:
-        result.notes.append(f"the script is not deterministic: its step-0 loss, which no rate can change, differs "
-                            f"between runs ({min(starts):.4g} to {max(starts):.4g}); the comparison between rates "
-                            "carries that noise (fix: seed the script, e.g. torch.manual_seed(0))")
     for run in result.runs:
         if run.error and run.child is not None and run.child.ended == "crashed":
             result.notes.append(f"the script raised at lr {run.lr:.1e} (counted as diverged): {run.error}")
@@ -49,6 +65,15 @@ def sweep_training_script(target: ScriptTarget, settings, options: SweepOptions,
                             "count, or lower --max-steps)")
     report = script_report(target, settings, options, nproc, runner, result, starts, deterministic)
     return Outcome(report, records, sweep=result, stopped=result.interrupted)
+
+
+def mark_diverged(rows: list[dict[str, Any]], runs: list) -> None:
+    """A script's run diverged when it ended above its own step-0 loss (script_sweep.score), not only past the model
+    sweep's DIVERGE_FACTOR times the start: the table's "diverged" says what the decision used. `rows` and `runs`
+    are in the same order (report.table_rows)."""
+    for row, run in zip(rows, runs):
+        if not row["diverged"] and run.chunks and score(run) == math.inf:
+            row["diverged"] = True
 
 
 def script_report(target: ScriptTarget, settings, options: SweepOptions, nproc: int, runner: Runner, result,
@@ -68,14 +93,17 @@ def script_report(target: ScriptTarget, settings, options: SweepOptions, nproc: 
     suggested = suggestion(result)
     # scoring's reasons speak of a model sweep's evaluation set; a script's score is its own training loss
     suggested["reason"] = suggested["reason"].replace("evaluation loss", "training loss (its last steps)")
+    if suggested.get("chosen_by"):
+        suggested["chosen_by"]["how"] = script_wording(suggested["chosen_by"]["how"])
     pick = suggested.get("lr")
     script = {"target": target.name, "module": target.module, "args": list(target.args), "nproc_per_node": nproc,
               "reference_lr": reference, "group_lrs": first.constructed if first else [],
               "pick_scale": pick / reference if pick is not None and reference else None,
               "runs": len(runner.results), "step0_losses": starts, "deterministic": deterministic,
-              "not_controlled": NOT_CONTROLLED, "score_steps": k,
+              "not_controlled": not_controlled(starts, deterministic), "score_steps": k,
               "errors": sorted({r.error for r in runner.results if r.error}),
-              "workdir": "each run in its own empty temporary folder, deleted afterwards"}
+              # --workdir; null: each run in its own empty temporary folder, deleted afterwards
+              "workdir": str(runner.workdir) if runner.workdir is not None else None}
     report = build_report("sweep-lr", target.shown, public, result.records, sweep=sweep_section(result),
                           suggestion=suggested, script=script)
     report["interrupted"] = report["interrupted"] or result.interrupted
@@ -83,6 +111,7 @@ def script_report(target: ScriptTarget, settings, options: SweepOptions, nproc: 
     cost["range_test_steps"] = ramp_steps(options)
     cost["vs_range_test"] = cost["steps"] / cost["range_test_steps"]
     cost["runs"] = len(runner.results)  # each one a start of the script
+    mark_diverged(report["sweep"]["table"], result.runs)
     if not math.isfinite(report["sweep"]["initial_eval_loss"] or math.nan):
         report["sweep"]["initial_eval_loss"] = None
     return report

@@ -3,7 +3,10 @@
 Each child (script_child.py, under `torch.distributed.run --standalone` for nproc > 1) starts in its own process
 group, in a new empty temporary folder that is its working directory and is deleted afterwards: whatever the script
 writes to relative paths (checkpoints, logs) lands there, so the user's files and the script's own outputs are never
-changed by a sweep. The script itself is given by its absolute path (its folder first on sys.path, as `python
+changed by a sweep. With --workdir DIR, every run's working directory is DIR instead (the user's choice: the
+script then reads and writes its relative paths there, run after run); the result files stay in the temporary
+folder. Nothing is linked into the temporary folder: a script writing through a link would overwrite the user's
+file. The script itself is given by its absolute path (its folder first on sys.path, as `python
 script.py` does); for `-m`, the user's working directory is put on PYTHONPATH. The child's stdout and stderr go to a
 log whose tail is kept for failures. A stop request (Ctrl-C, --timeout) sends SIGINT to the child's process group,
 then SIGKILL after KILL_AFTER seconds.
@@ -86,15 +89,17 @@ def environment(target: ScriptTarget) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join(paths + ([old] if old else []))}
 
 
-def run_child(target: ScriptTarget, plan: LrPlan, horizon: int, nproc: int,
-              should_stop: Callable[[], bool]) -> tuple[ChildResult, bool]:
-    """Run the script once under `plan` for `horizon` optimizer steps; (its result, whether it was stopped)."""
+def run_child(target: ScriptTarget, plan: LrPlan, horizon: int, nproc: int, should_stop: Callable[[], bool],
+              workdir: Path | None = None) -> tuple[ChildResult, bool]:
+    """Run the script once under `plan` for `horizon` optimizer steps, in `workdir` (--workdir) or else in a new
+    empty folder; (its result, whether it was stopped)."""
     started = time.perf_counter()
     folder = Path(tempfile.mkdtemp(prefix="gradscope-sweep-"))
     try:
         result_path, records_path, log_path = folder / "result.json", folder / "records.pkl", folder / "output.log"
-        workdir = folder / "cwd"
-        workdir.mkdir()
+        if workdir is None:
+            workdir = folder / "cwd"
+            workdir.mkdir()
         with open(log_path, "wb") as log:
             proc = subprocess.Popen(command(target, plan, horizon, nproc, result_path, records_path), cwd=workdir,
                                     env=environment(target), stdin=subprocess.DEVNULL, stdout=log,

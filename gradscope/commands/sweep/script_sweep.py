@@ -24,6 +24,7 @@ import math
 import statistics
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable
 
 from gradscope.errors import GradscopeError
@@ -32,6 +33,7 @@ from gradscope.commands.sweep.options import RANGE_MAX, RANGE_MIN, RANGE_STEPS, 
 from gradscope.commands.sweep.orchestrate import SweepResult
 from gradscope.commands.sweep.range_test import analyse, ramp
 from gradscope.commands.sweep.runs import GridRun
+from gradscope.commands.sweep.script_failure import failure
 from gradscope.commands.sweep.script_runs import ChildResult, run_child
 from gradscope.scriptwatch.lr_override import LrPlan
 from gradscope.scriptwatch.runner import ScriptTarget
@@ -53,6 +55,7 @@ class Runner:
     nproc: int
     should_stop: Callable[[], bool]
     on_steps: Callable[[int, float], None] = lambda steps, loss: None
+    workdir: Path | None = None  # --workdir: every run's working directory (None: a new empty folder each)
     results: list[ChildResult] = field(default_factory=list)
     steps: int = 0
     stopped: bool = False
@@ -61,13 +64,14 @@ class Runner:
         if self.stopped or self.should_stop():
             self.stopped = True
             return None
-        result, self.stopped = run_child(self.target, plan, horizon, self.nproc, self.should_stop)
+        result, self.stopped = run_child(self.target, plan, horizon, self.nproc, self.should_stop, self.workdir)
         if self.stopped:  # cut short by Ctrl-C or --timeout: its partial run scores nothing
             self.steps += len(result.losses)
             return None
         _refuse(result)
         if not self.results and not result.losses and not self.stopped:
-            raise failure(result)  # no step at all: not the rate's doing (it only acts from the first step on)
+            # no step at all: not the rate's doing (it only acts from the first step on)
+            raise failure(result, self.workdir)
         self.results.append(result)
         self.steps += len(result.losses)
         self.on_steps(self.steps, result.losses[-1] if result.losses else math.nan)
@@ -82,15 +86,6 @@ def _refuse(result: ChildResult) -> None:
             f"the script trains {result.models} models ({', '.join(result.model_names)}), e.g. a GAN: there is no "
             "single loss to minimise, so no learning rate to pick",
             fix="sweep a script that trains one model (its optimizers may be several), or each model's rate in turn")
-
-
-def failure(result: ChildResult) -> GradscopeError:
-    """The script could not run even once: its error, and the tail of its output."""
-    error = result.error or f"it ended ({result.ended}) without an optimizer step"
-    hint = ("each run's working directory is an empty temporary folder: give input files as absolute paths"
-            if "No such file" in (result.error or "") + result.log_tail else
-            "run it with python first, with the same arguments, to check that it trains")
-    return GradscopeError(f"the script failed: {error}", fix=hint, user_traceback=result.log_tail or None)
 
 
 # -- runs of the grid -----------------------------------------------------------------------------------------------
@@ -178,7 +173,7 @@ def _ramp(runner: Runner, lo: float, hi: float, n: int, result: SweepResult):
     if child is None:
         return None
     if child.failed and not child.losses:
-        raise failure(child)
+        raise failure(child, runner.workdir)
     lrs = ramp(lo, hi, n)
     range_result = analyse(lrs[:len(child.losses)], child.losses)
     if child.ended == "crashed":  # the ramp ends where the script raised; the steps before still read as a curve
@@ -222,7 +217,7 @@ def _grid(runner: Runner, options: SweepOptions, result: SweepResult) -> None:
     result.bracket = bracket
     result.schedule = halving.schedule(options.points, options.steps, options.rungs, options.eta)
     bars = climb(runner, new_runs(result, grid.log_grid(*bracket, options.points)), result.schedule, None)
-    _check_ran(result)
+    _check_ran(result, runner.workdir)
     _set_initial(result)
     for _ in range(grid.MAX_EXTENSIONS):
         if runner.stopped:
@@ -249,13 +244,13 @@ def _grid(runner: Runner, options: SweepOptions, result: SweepResult) -> None:
                                            "inconclusive: interrupted before the sweep finished")
 
 
-def _check_ran(result: SweepResult) -> None:
+def _check_ran(result: SweepResult, workdir: Path | None) -> None:
     """Every rate failed before its first step, or raised: the script's problem, not the rate's."""
     ran = [r for r in result.runs if r.child is not None]
     if ran and all(r.error for r in ran):
         first = ran[0].child
         if not first.losses or all(r.child.error == first.error for r in ran):
-            raise failure(first)
+            raise failure(first, workdir)
 
 
 def _set_initial(result: SweepResult) -> None:
