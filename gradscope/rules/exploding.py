@@ -73,7 +73,8 @@ HINT = "clip gradients (clip_grad_norm_), lower the learning rate, or add normal
 CLIPPED_HINT = ("the run already clips gradients (at {clip}), which does not bound this: lower the learning rate or "
                 "the init scale, or add normalisation (try `gradscope compare`)")
 EARLY_STEPS = 5
-GROWTH_FIRST = 10.0  # the total gradient norm this many times its step-0 value, the loss not yet above step 0's
+GROWTH_FIRST = 4.0  # (10 missed the accumulated gradient under momentum, whose loss turns up by then)
+# the total gradient norm this many times its step-0 value, the loss not yet above step 0's
 
 
 def check(record: "RunRecord", thresholds: Mapping[str, float]) -> list[Finding]:
