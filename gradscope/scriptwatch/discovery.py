@@ -70,7 +70,7 @@ def models_reaching(params: list[torch.Tensor]) -> tuple[list[nn.Module], int]:
 
 def enclosing_models(models: list[nn.Module], orphans: list[torch.Tensor]) -> list[nn.Module]:
     """Per model, the module enclosing it that holds the most of `orphans` (see the module docstring), or the model
-    itself when none holds any. One walk over the live modules, whatever the number of models."""
+    itself when none holds any; models whose modules nest get the outer one. One walk over the live modules."""
     orphan_ids = frozenset(map(id, orphans))
     held = [trainable_ids(m) for m in models]
     candidates: dict[frozenset[int], list[nn.Module]] = {}
@@ -79,12 +79,14 @@ def enclosing_models(models: list[nn.Module], orphans: list[torch.Tensor]) -> li
             ids = trainable_ids(obj)
             if not ids.isdisjoint(orphan_ids) and any(own <= ids for own in held):
                 candidates.setdefault(ids, []).append(obj)
-    out = []
-    for model, own in zip(models, held):
+    chosen = []
+    for own in held:
         keys = [key for key in candidates if own <= key]
-        best = max(keys, key=lambda key: (len(key & orphan_ids), -len(key)), default=None)
-        out.append(_outermost(candidates[best]) if best is not None else model)
-    return out
+        chosen.append(max(keys, key=lambda key: (len(key & orphan_ids), -len(key)), default=own))
+    # Two watched parts (backbone.2 and head, each its own model to the optimizer) whose choices nest (backbone
+    # around the one, Net around the other) are one model: the outer one.
+    chosen = [max((other for other in chosen if key <= other), key=len) for key in chosen]
+    return [_outermost(candidates[key]) if key in candidates else model for model, key in zip(models, chosen)]
 
 
 def _largest(wanted: dict[int, int], accept: Callable[[frozenset[int]], bool]) -> tuple[list[nn.Module], int]:
