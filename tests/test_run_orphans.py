@@ -8,6 +8,7 @@ import numpy as np
 
 from test_run_patterns import GAN, assert_matches_log, logged, watch
 
+from gradscope.render.run_view import model_notes
 from gradscope.rules import update_ratio
 from gradscope.scriptwatch import session as session_module
 
@@ -55,6 +56,7 @@ def test_an_optimizer_of_the_head_only_watches_the_whole_net_from_step_0(tmp_pat
     moved = logged(log["updates"]["m"], NET_NAMES)
     assert (moved[:, :4] == 0).all() and (moved[:, 4:] > 0).all()  # the backbone never moves, the head does
     assert record.meta["not_optimized"] == ["backbone.0", "backbone.2"]
+    assert ("unstepped", "backbone.0, backbone.2: no optimizer holds their parameters") in model_notes(record.meta)
     [f] = no_optimizer_findings(outcome)
     assert (f.rule, f.layer) == ("update_ratio", "backbone.0")
     assert f.message.startswith("backbone.* receive gradients but no optimizer holds them: add them to the optimizer")
