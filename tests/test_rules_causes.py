@@ -160,3 +160,12 @@ def test_a_stalled_adaptive_optimizer_explains_the_flat_loss():
     out = order_by_cause([finding("loss_not_decreasing", "warning"), stalled], steps=60)
     assert [(f.rule, f.severity) for f in out] == [("update_ratio", "warning"), ("loss_not_decreasing", "info")]
     assert out[1].evidence["explained_by"] == "a learning rate far too low"
+
+
+def test_layers_no_optimizer_holds_are_no_symptom_of_a_divergence_or_dead_units():
+    # A script's optimizer that leaves its backbone out: that update_ratio finding is a code bug, whatever else fired.
+    stranded = finding("update_ratio", "warning", layer="backbone.0", not_optimized="backbone.0")
+    for cause in (finding("divergence", "error", step=1), finding("dead_units", "warning", layer="3")):
+        extra = [finding("unused", "error", layer="2", steps_with_grad=20)] if cause.rule == "dead_units" else []
+        out = order_by_cause([stranded, cause, *extra], steps=20)
+        assert [f for f in out if f.rule == "update_ratio"] == [stranded]

@@ -131,3 +131,65 @@ def test_what_is_not_a_stalled_adam(ratio, losses, optimizer):
 def test_the_stalled_bound_is_a_threshold():
     assert run(stalled_run(1e-5, FLAT), **{"update_ratio.stalled": 1e-5}) == []
     assert run(stalled_run(1e-5, FLAT), **{"update_ratio.stalled": 1e-4})
+
+
+# -- layers no optimizer holds (meta "not_optimized", from `gradscope run`) ------------------------------------------
+
+BACKBONE = ["backbone.0", "backbone.2", "head"]
+
+
+def stranded_table(updates, not_optimized=None, optimizer="Adam", losses=None):
+    meta = {"optimizer": optimizer, **({"not_optimized": not_optimized} if not_optimized is not None else {})}
+    return record(constant(20, [1.0] * len(updates)), update_norm=constant(20, updates), names=BACKBONE,
+                  losses=losses, meta=meta)
+
+
+def test_layers_no_optimizer_holds_are_named_as_such_with_a_code_fix():
+    [f] = run(stranded_table([0.0, 0.0, 1e-2], not_optimized=["backbone.0", "backbone.2"]))
+    assert f.layer == "backbone.0"
+    assert f.message == ("backbone.* receive gradients but no optimizer holds them: add them to the optimizer, or set "
+                         "requires_grad=False if they are meant to be frozen")
+    assert f.hint == update_ratio.NOT_OPTIMIZED_HINT
+    assert f.evidence == {"backbone.0": 0.0, "backbone.2": 0.0, "not_optimized": "backbone.0, backbone.2"}
+
+
+def test_a_param_group_at_lr_0_keeps_the_band_s_wording():
+    # The same zero updates, but an optimizer holds the layers (bug_frozen_layer.py): the learning rate's wording.
+    [f] = run(stranded_table([0.0, 0.0, 1e-2]))
+    assert "too low (< 1.0e-06): backbone.0 (0.0e+00), backbone.2 (0.0e+00)" in f.message
+    assert "no optimizer" not in f.message and f.hint == update_ratio.HINT
+
+
+def test_one_layer_no_optimizer_holds_among_others_is_named_alone_and_in_the_singular():
+    [f] = run(stranded_table([0.0, 1e-2, 1e-2], not_optimized=["backbone.0"]))
+    assert f.message.startswith("backbone.0 receives gradients but no optimizer holds it: add it to the optimizer")
+
+
+def test_a_layer_no_optimizer_holds_that_moved_anyway_is_not_reported():
+    # updated by hand (an EMA, a manual step): its ratio is in the band, so nothing is wrong with it
+    assert run(stranded_table([1e-3, 1e-3, 1e-2], not_optimized=["backbone.0"])) == []
+
+
+def test_layers_no_optimizer_holds_do_not_make_an_adam_run_look_stalled():
+    # Two of three layers at 0 would put the median below `stalled` with a flat loss; the held layer moves fine.
+    [f] = run(stranded_table([0.0, 0.0, 1e-2], not_optimized=["backbone.0", "backbone.2"], losses=[1.0] * 20))
+    assert "stalled_under" not in f.evidence and "learning rate" not in f.message
+
+
+def test_other_offenders_follow_the_layers_no_optimizer_holds():
+    [f] = run(stranded_table([0.0, 1e-3, 0.9], not_optimized=["backbone.0"]))
+    assert f.message.startswith("backbone.0 receives gradients")
+    assert "; the median update/parameter norm ratio of 1 of 3 layers is outside the band" in f.message
+    assert "too high (> 5.0e-01): head" in f.message and f.hint == update_ratio.HINT
+
+
+@pytest.mark.parametrize("names, layers, shown", [
+    (["backbone.0", "backbone.3"], ["backbone.0", "backbone.3", "head"], ["backbone.*"]),
+    (["backbone.0"], ["backbone.0", "backbone.3", "head"], ["backbone.0"]),  # not all of backbone
+    (["backbone.0", "backbone.3"], ["backbone.0", "backbone.3", "backbone.5", "head"], ["backbone.0", "backbone.3"]),
+    (["model.enc.0", "model.enc.1", "model.dec.0"], ["model.enc.0", "model.enc.1", "model.dec.0", "model.head"],
+     ["model.enc.*", "model.dec.0"]),
+    (["a", "b"], ["a", "b", "c"], ["a", "b"]),
+])
+def test_collapsed_names_a_subtree_once_only_when_all_of_it_is_named(names, layers, shown):
+    assert update_ratio.collapsed(names, layers) == shown

@@ -90,6 +90,7 @@ def _meta(session: Session, recorder, seconds: float) -> dict[str, Any]:
     optimizers = [o for o in session.optimizers if o.param_ids & ids]
     n_params = sum(p.tensor.numel() for p in recorder.params)
     layers = len({p.layer for p in recorder.params})
+    stranded = _not_optimized(session, recorder)
     return {
         "model": f"{type(recorder.model).__name__}: {layers} layers, {n_params:,} trainable parameters",
         "data": "the script's own", "loss": "the script's own",
@@ -99,7 +100,20 @@ def _meta(session: Session, recorder, seconds: float) -> dict[str, Any]:
         "seed": _torch_seed(), "stats_every": recorder.stats_every, "seconds": seconds,
         "skipped_steps": recorder.skipped_steps, "world_size": session.world_size,
         "optimizers": len(optimizers), "models": len(session.recorders),  # >1: a GAN-like game (rules/_stats)
+        **({"not_optimized": stranded} if stranded else {}),  # rules/update_ratio.py
     }
+
+
+def _not_optimized(session: Session, recorder) -> list[str]:
+    """The layers none of whose trainable parameters any optimizer holds (watched because the script's backward
+    passes train them: session.py), for update_ratio's wording. None with no optimizer (updates by hand)."""
+    if recorder.step_per_backward:
+        return []
+    held = session.optimized_ids()
+    layers: dict[str, bool] = {}
+    for p in recorder.params:
+        layers[p.layer] = layers.get(p.layer, True) and id(p.tensor) not in held
+    return [layer for layer, stranded in layers.items() if stranded]
 
 
 def _torch_seed() -> int:

@@ -114,6 +114,11 @@ class Recorder:
         has returned: its closure's passes (several, with LBFGS) belong to it."""
         return self.step + int(self._taken)
 
+    @property
+    def in_closure_step(self) -> bool:
+        """Inside `optimizer.step(closure)`, before the optimizer returned (see _begin_closure_step)."""
+        return self._closure_open
+
     def holds(self, optimizer) -> bool:
         """Whether `optimizer` updates any of this recorder's parameters."""
         return self._is_relevant(optimizer)

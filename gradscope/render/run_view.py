@@ -37,10 +37,16 @@ def header(report: dict[str, Any], run: dict[str, Any]) -> Panel:
 
 
 def model_notes(meta: dict[str, Any]) -> list[tuple[str, str]]:
-    """Facts only some models have: each tied parameter's names (its rows carry the first), and activation statistics
-    turned off (under torch.compile)."""
+    """Facts only some models have: each tied parameter's names (its rows carry the first), activation statistics
+    turned off (under torch.compile), and a script's layers that no optimizer holds (`gradscope run`)."""
     notes = [("tied", "; ".join(meta["tied"]))] if meta.get("tied") else []
-    return notes + ([("activations", meta["activations"])] if meta.get("activations") else [])
+    notes += [("activations", meta["activations"])] if meta.get("activations") else []
+    return notes + ([("unstepped", _unstepped(meta["not_optimized"]))] if meta.get("not_optimized") else [])
+
+
+def _unstepped(layers: list[str], shown: int = 3) -> str:
+    more = f" and {len(layers) - shown} more" if len(layers) > shown else ""
+    return ", ".join(layers[:shown]) + more + ": no optimizer holds their parameters"
 
 
 def loss_line(run: dict[str, Any]) -> Text:

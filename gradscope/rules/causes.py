@@ -17,6 +17,10 @@ errors sends the user the wrong way (the old headline was five `unused` errors).
 - A stalled optimizer explains a flat loss. When `update_ratio` found an adaptive optimizer's steps far too small
   for its weights while the loss stayed flat ("stalled_under" in its evidence), `loss_not_decreasing` is its symptom.
 
+- Parameters no optimizer holds are nobody's symptom. An `update_ratio` finding naming layers that receive gradients
+  but that no optimizer holds ("not_optimized" in its evidence) stays as it is whatever else fired: a bug in the
+  script, which no instability or dead layer explains.
+
 - Vanishing gradients explain frozen layers. When `vanishing` fired, an `update_ratio` finding whose layers are all
   vanishing ones (their updates are tiny because their gradients are) is its symptom. (A flat loss is not: the
   layers above still learn, and a flat loss has causes of its own.)
@@ -77,6 +81,9 @@ def order_by_cause(findings: list[Finding], steps: int) -> list[Finding]:
     stalled = any(f.rule == "update_ratio" and "stalled_under" in f.evidence for f in findings)
     out = []
     for f in findings:
+        if f.rule == "update_ratio" and "not_optimized" in f.evidence:
+            out.append(f)  # parameters no optimizer holds: a bug in the script, not a symptom of anything
+            continue
         if killed and f.rule in EXPLAINED_BY_INSTABILITY and f.rule != "dead_units":
             f = _symptom(f, f"dead units at {dead[0].layer}")
         elif killed and f.rule in ("divergence", "exploding"):

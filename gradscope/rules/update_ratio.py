@@ -18,6 +18,12 @@ rule's) and the median layer's ratio is below update_ratio.stalled, the learning
 below `stalled` are reported as too low. The flat loss is required: healthy fine-tuning at AdamW 1e-5 moves a
 LayerNorm's unit weights by ~1e-5 of their norm too, but its loss falls. Under SGD a small ratio can come from a
 small gradient (a wrong loss, a saturated output), which is not the learning rate's doing, so only `low` applies.
+
+Parameters no optimizer holds. `gradscope run` records the layers of a script's model that receive gradients but
+that no optimizer holds (an optimizer built from `model.head.parameters()` only) with zero updates, and lists them in
+meta "not_optimized". Those below `low` are reported first, as what they are ("backbone.* receive gradients but no
+optimizer holds them"), with a code fix rather than a learning rate; a param group at lr 0 (an optimizer holds it)
+keeps the band's wording. They are left out of the stall test: their zero ratio is not the learning rate's.
 """
 
 from __future__ import annotations
@@ -49,34 +55,79 @@ DESCRIPTION = (f"a layer's median update/parameter norm ratio is outside [update
                f"([{THRESHOLDS['low']:g}, {THRESHOLDS['high']:g}]; "
                "healthy is ~1e-3); steps overshoot or the layer is frozen")
 HINT = "too high: lower the learning rate or clip; too low: raise it or check the init scale (try `gradscope sweep-lr`)"
+NOT_OPTIMIZED_HINT = ("build the optimizer from model.parameters() (or add the missing param group); freeze parts "
+                      "you mean to keep fixed with requires_grad_(False)")
 SHOWN = 3  # layers named per direction in the message
 
 
 def check(record: "RunRecord", thresholds: Mapping[str, float]) -> list[Finding]:
     low, high = threshold(thresholds, "update_ratio.low"), threshold(thresholds, "update_ratio.high")
     ratios = layer_update_ratios(record)
-    too_high = {k: v for k, v in ratios.items() if v > high}
-    stall = _stalled(record, ratios, thresholds)
+    unheld = _not_optimized(record)
+    stranded = {k: v for k, v in ratios.items() if k in unheld and v < low}
+    held = {k: v for k, v in ratios.items() if k not in stranded}
+    too_high = {k: v for k, v in held.items() if v > high}
+    stall = _stalled(record, held, thresholds)
     if stall is not None:
         low = max(low, threshold(thresholds, "update_ratio.stalled"))
-    too_low = {k: v for k, v in ratios.items() if v < low}
-    if not too_high and not too_low:
+    too_low = {k: v for k, v in held.items() if v < low}
+    if not too_high and not too_low and not stranded:
         return []
     parts = [f"too high (> {sci(high)}): {_names(too_high)}"] if too_high else []
     parts += [f"too low (< {sci(low)}): {_names(too_low)}"] if too_low else []
     count = len(too_high) + len(too_low)
-    message = (f"the median update/parameter norm ratio of {count} of {len(ratios)} layers is outside the band "
-               f"(healthy is ~1e-3): " + "; ".join(parts))
+    sentences = [_stranded_text(stranded, record, ratios)] if stranded else []
+    if parts:
+        sentences.append(f"the median update/parameter norm ratio of {count} of {len(ratios)} layers is outside the "
+                         f"band (healthy is ~1e-3): " + "; ".join(parts))
+    message = "; ".join(sentences)
     if stall is not None:
         message += (f"; under {stall[0]} (steps of ~lr per weight, ~1e-2 of the weights at its usual lr) the median "
                     f"layer moved {sci(stall[1])} of its weights per step while the loss changed {stall[2]:+.1%}: "
                     "the learning rate is far too low")
-    offenders = [k for k in ratios if k in too_high or k in too_low]
-    evidence = {k: ratios[k] for k in offenders}
+    offenders = [k for k in ratios if k in too_high or k in too_low or k in stranded]
+    evidence: dict = {k: ratios[k] for k in offenders}
     if stall is not None:  # a string, so that the lr factor (remedies/defaults.py) reads only the layers' ratios
         evidence["stalled_under"] = stall[0]
-    return [Finding(rule=ID, severity=SEVERITY, message=message, layer=offenders[0], step=None, hint=HINT,
+    if stranded:  # a string too, for the same reason
+        evidence["not_optimized"] = ", ".join(stranded)
+    hint = NOT_OPTIMIZED_HINT if stranded and not parts else HINT
+    return [Finding(rule=ID, severity=SEVERITY, message=message, layer=offenders[0], step=None, hint=hint,
                     evidence=evidence)]
+
+
+def _not_optimized(record: "RunRecord") -> set[str]:
+    meta = record.meta if isinstance(record.meta, dict) else {}
+    names = meta.get("not_optimized")
+    return {n for n in names if isinstance(n, str)} if isinstance(names, list) else set()
+
+
+def _stranded_text(stranded: dict[str, float], record: "RunRecord", ratios: dict[str, float]) -> str:
+    """'backbone.* receive gradients but no optimizer holds them: ...' (a subtree named once when all of it is)."""
+    layers = list(dict.fromkeys([*ratios, *(layer.name for layer in record.layers)]))
+    shown = collapsed(list(stranded), layers)
+    names = ", ".join(shown[:SHOWN]) + (f" and {len(shown) - SHOWN} more" if len(shown) > SHOWN else "")
+    verb, pronoun = ("receives", "it") if len(stranded) == 1 else ("receive", "them")
+    return (f"{names} {verb} gradients but no optimizer holds {pronoun}: add {pronoun} to the optimizer, or set "
+            f"requires_grad=False if {'it is' if pronoun == 'it' else 'they are'} meant to be frozen")
+
+
+def collapsed(names: list[str], layers: list[str]) -> list[str]:
+    """`names` (layers, in order) with each subtree whose layers are all among them, two at least, written once as
+    'prefix.*' (its shortest such prefix): ['backbone.0', 'backbone.3'] of ['backbone.0', 'backbone.3', 'head'] ->
+    ['backbone.*']."""
+    chosen, out = set(names), []
+    for name in names:
+        parts, shown = name.split("."), name
+        for cut in range(1, len(parts)):
+            prefix = ".".join(parts[:cut]) + "."
+            under = [layer for layer in layers if layer.startswith(prefix)]
+            if len(under) > 1 and all(layer in chosen for layer in under):
+                shown = prefix + "*"
+                break
+        if shown not in out:
+            out.append(shown)
+    return out
 
 
 def _stalled(record: "RunRecord", ratios: dict[str, float], thresholds: Mapping[str, float]):

@@ -16,6 +16,11 @@ modules (an encoder and a decoder optimised together) give one model each.
 
 `models_reaching(params)`, for a script with no optimizer: the largest modules holding any of the parameters a
 backward pass reached (`graph_leaves`), so a parameter the forward pass did not use stays in its model.
+
+`enclosing_models(models, orphans)`, for trainable parameters a backward pass reached that no optimizer holds (an
+optimizer built from `model.head.parameters()` only): per watched model, the module that holds it and the most of
+those parameters (the script's `Net` around its `head`), the one with the fewest other parameters among equals, so
+the names are the user's (`backbone.0.weight`, not `0.weight`).
 """
 
 from __future__ import annotations
@@ -61,6 +66,27 @@ def models_reaching(params: list[torch.Tensor]) -> tuple[list[nn.Module], int]:
         return [], 0
     wanted_ids = frozenset(wanted)
     return _largest(wanted, lambda ids: not ids.isdisjoint(wanted_ids))
+
+
+def enclosing_models(models: list[nn.Module], orphans: list[torch.Tensor]) -> list[nn.Module]:
+    """Per model, the module enclosing it that holds the most of `orphans` (see the module docstring), or the model
+    itself when none holds any; models whose modules nest get the outer one. One walk over the live modules."""
+    orphan_ids = frozenset(map(id, orphans))
+    held = [trainable_ids(m) for m in models]
+    candidates: dict[frozenset[int], list[nn.Module]] = {}
+    for obj in gc.get_objects():
+        if issubclass(type(obj), nn.Module):  # not isinstance: see _largest
+            ids = trainable_ids(obj)
+            if not ids.isdisjoint(orphan_ids) and any(own <= ids for own in held):
+                candidates.setdefault(ids, []).append(obj)
+    chosen = []
+    for own in held:
+        keys = [key for key in candidates if own <= key]
+        chosen.append(max(keys, key=lambda key: (len(key & orphan_ids), -len(key)), default=own))
+    # Two watched parts (backbone.2 and head, each its own model to the optimizer) whose choices nest (backbone
+    # around the one, Net around the other) are one model: the outer one.
+    chosen = [max((other for other in chosen if key <= other), key=len) for key in chosen]
+    return [_outermost(candidates[key]) if key in candidates else model for model, key in zip(models, chosen)]
 
 
 def _largest(wanted: dict[int, int], accept: Callable[[frozenset[int]], bool]) -> tuple[list[nn.Module], int]:

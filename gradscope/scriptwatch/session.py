@@ -6,6 +6,14 @@
   one model (the price: models inside one container whose optimizers step separately, like a GAN's generator and
   discriminator held by one nn.Module, are one model whose every optimizer step is a step). An optimizer created
   after training began adds the models of its parameters not watched yet.
+- Parameters no optimizer holds (an optimizer built from `model.head.parameters()` only): the first backward pass
+  after an optimizer was created is walked once (discovery.graph_leaves). When it reaches trainable parameters that
+  no optimizer holds inside a module around a watched model (the script's `Net` around its `head`), that module is
+  watched instead, from this pass on (step 0 included), so those parameters are recorded with their gradients and
+  their zero updates, under the user's names. Not re-rooted: parameters of another model (a perceptual-loss network
+  left trainable), or a first pass inside `optimizer.step(closure)` (its step was already begun). A GAN's D, reached
+  by G's pass, is held by D's optimizer: not such a parameter. An optimizer created before the first step starts
+  the search again.
 - A script with no optimizer (it updates the parameters by hand): when the first backward pass that reaches an
   nn.Parameter begins and no optimizer exists, the models it reaches (discovery.graph_leaves) are watched with a
   step per backward pass. An optimizer created later starts the watch again from it.
@@ -32,8 +40,8 @@ from gradscope.errors import GradscopeError
 from gradscope.recording import backward_capture
 from gradscope.scriptwatch import distributed
 from gradscope.scriptwatch.amp import grad_scalers_watched
-from gradscope.scriptwatch.discovery import (graph_leaves, models_for, models_reaching, optimizer_params,
-                                             optimizers_created)
+from gradscope.scriptwatch.discovery import (enclosing_models, graph_leaves, models_for, models_reaching,
+                                             optimizer_params, optimizers_created)
 from gradscope.scriptwatch.recorders import ScriptRecorder
 from gradscope.scriptwatch.runner import StopScript
 
@@ -67,6 +75,8 @@ class Session:
         self._in_scaler_step = False
         self.per_backward = False  # no optimizer: a step per backward pass
         self._looked_per_backward = False  # the search for the models of a script with no optimizer has run
+        self._looked_orphans = False  # the search for trained parameters no optimizer holds has run
+        self._param_groups: list[list[dict]] = []  # each optimizer's own list (add_param_group appends to it)
         self._stop_reason: str | None = None
         self._armed_at = 0
 
@@ -92,6 +102,7 @@ class Session:
         params = optimizer_params(optimizer)
         lr = optimizer.param_groups[0].get("lr") if optimizer.param_groups else None
         self.optimizers.append(OptimizerInfo(type(optimizer).__name__, _number(lr), frozenset(map(id, params))))
+        self._param_groups.append(optimizer.param_groups)
         for p in params:
             self._optimized.setdefault(id(p), p)
         if all(r.steps_taken == 0 for r in self.recorders):
@@ -99,17 +110,29 @@ class Session:
             # optimizers (Muon for matrices, AdamW for the rest) is one model with its own parameter names.
             roots, self.unowned_params = models_for(list(self._optimized.values()))
             self._check_sharding([*params, *roots])
-            keep = [r for r in self.recorders if any(r.model is m for m in roots)]
-            self._detach([r for r in self.recorders if r not in keep])
-            self.recorders = keep
-            roots = [m for m in roots if not any(r.model is m for r in keep)]
-        else:  # a new optimizer mid-training: its new parameters' models are watched from now on
-            watched = {id(t.tensor) for r in self.recorders for t in r.params}
-            roots, unowned = models_for([p for p in params if id(p) not in watched])
-            self.unowned_params += unowned
-            self._check_sharding([*params, *roots])
+            self._rewatch(roots)
+            self._looked_orphans = False  # the models changed: the first backward pass looks again
+            return
+        # A new optimizer mid-training: its new parameters' models are watched from now on.
+        watched = {id(t.tensor) for r in self.recorders for t in r.params}
+        roots, unowned = models_for([p for p in params if id(p) not in watched])
+        self.unowned_params += unowned
+        self._check_sharding([*params, *roots])
         for model in roots:
             self._attach(model)
+
+    def _rewatch(self, roots: list[torch.nn.Module]) -> None:
+        """Before training: watch exactly `roots`, keeping the recorders of those already watched."""
+        keep = [r for r in self.recorders if any(r.model is m for m in roots)]
+        self._detach([r for r in self.recorders if r not in keep])
+        self.recorders = keep
+        for model in roots:
+            if not any(r.model is model for r in keep):
+                self._attach(model)
+
+    def optimized_ids(self) -> set[int]:
+        """The ids of every parameter the script's optimizers hold now (groups added since creation included)."""
+        return {id(p) for groups in self._param_groups for group in groups for p in group["params"]}
 
     @staticmethod
     def _check_sharding(objects: list) -> None:
@@ -149,6 +172,8 @@ class Session:
             raise StopScript(self._stop_reason)
         if not self.optimizers and not self.recorders and not self._looked_per_backward:
             self._watch_per_backward(backward_capture.pass_roots())
+        elif self.optimizers and self.recorders and not self._looked_orphans:
+            self._watch_orphans(backward_capture.pass_roots())
 
     def end_backward(self) -> None:
         pass
@@ -164,6 +189,21 @@ class Session:
         for model in roots:
             self._attach(model, per_backward=True)
         self.per_backward = bool(self.recorders)
+
+    def _watch_orphans(self, roots) -> None:
+        """The first backward pass with an optimizer: parameters it trains that no optimizer holds, inside a watched
+        model's enclosing module, make that module the one watched (see the module docstring)."""
+        self._looked_orphans = True  # once: the graph walk and the module search are not repeated every step
+        if any(r.steps_taken or r.in_closure_step for r in self.recorders):
+            return
+        held = self.optimized_ids()
+        orphans = [leaf for leaf in graph_leaves(roots) if isinstance(leaf, torch.nn.Parameter) and id(leaf) not in held]
+        if not orphans:
+            return
+        enclosing = enclosing_models([r.model for r in self.recorders], orphans)
+        roots = [m for i, m in enumerate(enclosing) if not any(m is other for other in enclosing[:i])]
+        self._check_sharding(roots)
+        self._rewatch(roots)
 
     # -- steps ------------------------------------------------------------------------------------------------------
     @property
