@@ -1,6 +1,6 @@
 """The diagnosis benchmark: gradscope's verdicts on a corpus of healthy and planted-bug programs, scored.
 
-    python benchmarks/diagnosis/run.py [--half tuning|held-out|fresh|fresh2|seen|all] [--only ID,...]    diagnose and score
+    python benchmarks/diagnosis/run.py [--half tuning|held-out|fresh|fresh2|fresh3|seen|all] [--only ID,...]  score
     python benchmarks/diagnosis/run.py --verify [--half ...]     check every label with the programs' own loops
     python benchmarks/diagnosis/run.py --compare [--half ...]    also score compare's recommended remedy
 
@@ -52,7 +52,9 @@ class Program:
         return self.rule is None
 
 
-HALVES = ("tuning", "held-out", "fresh", "fresh2")  # fresh: written after round 2; fresh2: after round 3's start
+# fresh: written after round 2; fresh2: at round 3's start; fresh3: after round 3
+HALVES = ("tuning", "held-out", "fresh", "fresh2", "fresh3")
+CLEAN = ("fresh2", "fresh3")  # held out of `seen`: gradscope runs on them only for their clean measurement
 
 
 def load_manifest(half: str, only: set[str]) -> list[Program]:
@@ -70,8 +72,9 @@ def load_manifest(half: str, only: set[str]) -> list[Program]:
 
 
 def _in_half(program: Program, half: str) -> bool:
-    """`all`, one half, or `seen`: every half but fresh2, so that tuning never runs gradscope on the clean set."""
-    return half == "all" or program.half == half or (half == "seen" and program.half != "fresh2")
+    """`all`, one half, or `seen`: every half but the clean sets (fresh2, fresh3), so that tuning never runs gradscope
+    on them."""
+    return half == "all" or program.half == half or (half == "seen" and program.half not in CLEAN)
 
 
 # --- verify: the labels, checked by the programs' own loops -------------------------------------------------------
